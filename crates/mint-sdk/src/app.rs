@@ -1,0 +1,721 @@
+//! The standalone app: [`create_standalone_app`], [`StandaloneApp`] and the plugin binary's
+//! entry [`run`] (`spec/app-testing-export.md` §1).
+//!
+//! The app mounts each `(router, sub_prefix)` of the plugin at `/api{routes_prefix}{sub_prefix}`,
+//! adds `GET /api{prefix}/_mint/runtime` and `POST /__mint/events`, and wraps everything in the
+//! SDK layers: request ids on every response, panics turned into the 500 envelope, any non-JSON
+//! error turned into the JSON envelope, body limits and CORS. [`mount_plugin`] is the one
+//! mounting code path; the platform and the test harness use it too.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use crate::error::{JsonObject, PluginError, envelope_body, json_response, unexpected_envelope};
+use crate::extract::Json;
+use crate::logging::{self, Scope, current_request_id};
+use crate::plugin::{AnalysisPlugin, BoundPlugin};
+
+/// The internal API version this SDK speaks (`MINT_PLATFORM_API_VERSION`).
+pub const INTERNAL_API_VERSION: &str = "1";
+
+/// Default body limit of file-upload routes: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Options of [`create_standalone_app`] (app-testing-export.md §1).
+#[derive(Debug, Clone)]
+pub struct StandaloneOptions {
+    /// Add CORS headers (default true).
+    pub cors: bool,
+    /// Allowed origins; `None` or empty means any origin (echoed, never `*`).
+    pub cors_origins: Option<Vec<String>>,
+    /// Informational title, default `"<name> (Standalone)"`.
+    pub title: Option<String>,
+    /// Body limit of upload routes in bytes (default 1 GiB). JSON bodies stay at 2 MiB.
+    pub max_upload_bytes: usize,
+    /// Directory of the standalone database (default `~/.mint/plugins/<safe name>`).
+    pub data_dir: Option<PathBuf>,
+    /// Environment used for mode detection instead of the process environment (tests).
+    pub env: Option<HashMap<String, String>>,
+}
+
+impl Default for StandaloneOptions {
+    fn default() -> Self {
+        Self {
+            cors: true,
+            cors_origins: None,
+            title: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            data_dir: None,
+            env: None,
+        }
+    }
+}
+
+impl StandaloneOptions {
+    fn env_var(&self, key: &str) -> Option<String> {
+        match &self.env {
+            Some(map) => map.get(key).cloned(),
+            None => std::env::var(key).ok(),
+        }
+        .filter(|v| !v.is_empty())
+    }
+}
+
+/// A plugin wrapped as a standalone HTTP app (seed `create_standalone_app`'s result).
+pub struct StandaloneApp {
+    plugin: Arc<dyn AnalysisPlugin>,
+    options: StandaloneOptions,
+}
+
+/// Builds the standalone app of `plugin`. Validates the metadata first (plugin.md §4).
+///
+/// Errors: `PluginError::Validation` naming the bad metadata field.
+pub fn create_standalone_app(
+    plugin: Arc<dyn AnalysisPlugin>,
+    options: StandaloneOptions,
+) -> Result<StandaloneApp, PluginError> {
+    plugin.metadata().validate()?;
+    Ok(StandaloneApp { plugin, options })
+}
+
+impl StandaloneApp {
+    /// The plugin.
+    pub fn plugin(&self) -> &Arc<dyn AnalysisPlugin> {
+        &self.plugin
+    }
+
+    /// The app's title.
+    pub fn title(&self) -> String {
+        self.options
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{} (Standalone)", self.plugin.metadata().name))
+    }
+
+    /// The complete axum router. Works without [`start`](Self::start): the plugin keeps the
+    /// context it has.
+    pub fn router(&self) -> Router {
+        let router = mount_plugin(self.plugin.clone(), self.options.max_upload_bytes)
+            .route("/__mint/events", post(events_route))
+            .layer(Extension(BoundPlugin {
+                plugin: self.plugin.clone(),
+            }))
+            .layer(Extension(EventAdmission {
+                token: self
+                    .options
+                    .env_var("MINT_PLUGIN_TOKEN")
+                    .unwrap_or_default(),
+                plugin_name: self.options.env_var("MINT_PLUGIN_NAME").unwrap_or_default(),
+            }));
+        let router = with_sdk_layers(router, self.options.max_upload_bytes);
+        if self.options.cors {
+            router.layer(cors_layer(self.options.cors_origins.as_deref()))
+        } else {
+            router
+        }
+    }
+
+    /// Starts the plugin (§1.6): detects the mode, sets up the standalone database, binds the
+    /// context and awaits `initialize`. On failure everything started is undone and the
+    /// original error returned.
+    pub async fn start(&self) -> Result<(), PluginError> {
+        let result = self.start_steps().await;
+        if let Err(err) = result {
+            if self.plugin.core().initialization_started() {
+                let _ = self.plugin.shutdown().await;
+            }
+            let _ = self.plugin.teardown_standalone_db().await;
+            if let Some(ctx) = self.plugin.core().context() {
+                let _ = ctx.close().await;
+            }
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn start_steps(&self) -> Result<(), PluginError> {
+        let meta = self.plugin.metadata();
+        if self.options.env_var("MINT_PLATFORM_URL").is_some() {
+            if meta.capabilities.requires_shared_database {
+                return Err(PluginError::configuration(
+                    "A plugin that requires the shared database cannot run isolated",
+                )
+                .with_config_key("requires_shared_database"));
+            }
+            return Err(PluginError::configuration(
+                "MINT_PLATFORM_URL is set, but this SDK build has no isolated-mode context yet; \
+                 unset it to run standalone",
+            )
+            .with_config_key("MINT_PLATFORM_URL"));
+        }
+        self.plugin
+            .setup_standalone_db(self.options.data_dir.clone())
+            .await?;
+        self.plugin.core().bind_context(None);
+        self.plugin.core().mark_initialization_started();
+        self.plugin.initialize(None).await
+    }
+
+    /// Stops the plugin (§1.7): `shutdown`, then — even if that failed — the standalone
+    /// database and the context. Returns the first error.
+    pub async fn shutdown(&self) -> Result<(), PluginError> {
+        let first = self.plugin.shutdown().await;
+        let db = self.plugin.teardown_standalone_db().await;
+        let ctx = match self.plugin.core().context() {
+            Some(ctx) => ctx.close().await,
+            None => Ok(()),
+        };
+        first.and(db).and(ctx)
+    }
+
+    /// Starts, serves on `addr` until Ctrl-C or SIGTERM, then shuts down.
+    ///
+    /// Errors: start failures, or `Configuration` when the address cannot be bound.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<(), PluginError> {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            PluginError::configuration(format!("Cannot listen on {addr}: {e}"))
+                .with_config_key("port")
+        })?;
+        self.serve_on(listener).await
+    }
+
+    /// Like [`serve`](Self::serve) on an already bound listener.
+    pub async fn serve_on(&self, listener: tokio::net::TcpListener) -> Result<(), PluginError> {
+        self.start().await?;
+        let meta = self.plugin.metadata();
+        let local = listener.local_addr().ok();
+        tracing::info!(
+            target: "mint.sdk",
+            plugin = %meta.name,
+            address = %local.map(|a| a.to_string()).unwrap_or_default(),
+            "Serving {} {} standalone at http://{}/api{}/",
+            meta.name,
+            meta.version,
+            local.map(|a| a.to_string()).unwrap_or_default(),
+            meta.routes_prefix
+        );
+        let served = axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(PluginError::unexpected);
+        let stopped = self.shutdown().await;
+        served.and(stopped)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Mounts `plugin`'s routers at `/api{routes_prefix}{sub_prefix}` plus its `_mint/runtime`
+/// probe, with the plugin bound in every request's extensions and, when `requires_auth`, a user
+/// resolved before each plugin route. This is the one mounting code path of every host.
+pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) -> Router {
+    let meta = plugin.metadata();
+    let base = format!("/api{}", meta.routes_prefix);
+    // Routers sharing a sub-prefix are merged first: axum cannot nest twice at one path.
+    let mut groups: Vec<(String, Router)> = Vec::new();
+    for (sub_router, sub_prefix) in plugin.clone().routers() {
+        match groups.iter_mut().find(|(p, _)| *p == sub_prefix) {
+            Some((_, merged)) => *merged = std::mem::take(merged).merge(sub_router),
+            None => groups.push((sub_prefix, sub_router)),
+        }
+    }
+    let mut router = Router::new();
+    for (sub_prefix, mut sub_router) in groups {
+        if meta.capabilities.requires_auth {
+            sub_router = sub_router.route_layer(middleware::from_fn(require_user));
+        }
+        router = router.nest(&format!("{base}{sub_prefix}"), sub_router);
+    }
+    let name = meta.name.clone();
+    router = router.route(
+        &format!("{base}/_mint/runtime"),
+        get(move || {
+            let name = name.clone();
+            async move { Json(json!({"name": name, "configRequiresAdmin": false})) }
+        }),
+    );
+    router
+        .layer(DefaultBodyLimit::max(max_upload_bytes))
+        .layer(Extension(BoundPlugin { plugin }))
+}
+
+/// `requires_auth`: integrated requests need a user (401 otherwise); standalone passes.
+async fn require_user(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let ctx = parts
+        .extensions
+        .get::<BoundPlugin>()
+        .and_then(|b| b.plugin.core().context());
+    if let Some(ctx) = ctx {
+        match ctx.current_user(&parts).await {
+            Ok(user) => {
+                parts.extensions.insert(user);
+            }
+            Err(err) => return err.into_response(),
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Wraps a router in the SDK layers: request id (outermost), non-JSON error → envelope, panic →
+/// 500 envelope, a request body limit, and `/api/…/` → `/api/…` path normalization.
+pub fn with_sdk_layers(router: Router, max_upload_bytes: usize) -> Router {
+    let limit = u64::try_from(max_upload_bytes).unwrap_or(u64::MAX);
+    let inner = router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            reject_oversized(req, next, limit)
+        }));
+    let trimmed = tower::ServiceBuilder::new()
+        .map_request(trim_api_trailing_slash)
+        .service(inner);
+    Router::new()
+        .fallback_service(trimmed)
+        .layer(middleware::from_fn(envelope_for_non_json_errors))
+        .layer(middleware::from_fn(request_id_layer))
+}
+
+fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
+    let allow_origin = match origins.filter(|o| !o.is_empty()) {
+        None => AllowOrigin::mirror_request(),
+        Some(list) if list.iter().any(|o| o == "*") => AllowOrigin::mirror_request(),
+        Some(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_credentials(true)
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(Duration::from_secs(600))
+}
+
+fn trim_api_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 5 && path.starts_with("/api/") && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/').to_string();
+        let new = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed,
+        };
+        if let Ok(uri) = new.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+async fn reject_oversized(req: Request, next: Next, limit: u64) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return PluginError::http(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    }
+    next.run(req).await
+}
+
+/// The request-id header name.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request id chosen for a request, stored in its extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+fn fresh_request_id() -> String {
+    let n: u64 = rand::random();
+    format!("{n:016x}")
+}
+
+fn acceptable_request_id(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// Resolves the request id (outer layer's → inbound header → fresh 16 hex chars), runs the
+/// request inside its logging scope and echoes it in `X-Request-ID` on every response.
+async fn request_id_layer(mut req: Request, next: Next) -> Response {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .or_else(|| {
+            let mut values = req.headers().get_all(REQUEST_ID_HEADER).iter();
+            let first = values.next()?.to_str().ok()?.to_string();
+            acceptable_request_id(&first).then_some(first)
+        })
+        .unwrap_or_else(fresh_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let scope = Scope {
+        request_id: Some(id.clone()),
+        method: Some(req.method().to_string()),
+        path: Some(req.uri().path().to_string()),
+        ..Default::default()
+    };
+    let mut response = logging::in_scope(scope, next.run(req)).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"))
+}
+
+/// Safety net: an error response whose body is not JSON (router 404/405, extractor rejections,
+/// body-limit 413) becomes the envelope with the same status.
+async fn envelope_for_non_json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if status.as_u16() < 400 || is_json(response.headers()) {
+        return response;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => "Not Found".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed".to_string(),
+        other => crate::error::default_message(other).to_string(),
+    };
+    let body = envelope_body(
+        crate::error::default_code(status),
+        &message,
+        status,
+        current_request_id().as_deref(),
+        Value::Null,
+        Value::String(message.clone()),
+        None,
+    );
+    let mut out = json_response(status, &body);
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        if let Some(v) = response.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let text = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic with a non-string payload".into());
+    let (method, path) = logging::current_request_target().unwrap_or_default();
+    tracing::error!(target: "mint.sdk", error = %text, "Unhandled error [{method} {path}]");
+    let body = unexpected_envelope(current_request_id().as_deref());
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, &body)
+}
+
+// ----- POST /__mint/events (isolated-mode hooks, §1.5) -------------------------------------------
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What `POST /__mint/events` admits: the env's `MINT_PLUGIN_TOKEN` and `MINT_PLUGIN_NAME`.
+#[derive(Debug, Clone, Default)]
+struct EventAdmission {
+    token: String,
+    plugin_name: String,
+}
+
+fn event_admission(headers: &HeaderMap, admission: &EventAdmission) -> Result<(), PluginError> {
+    let denied = || PluginError::permission("Invalid plugin internal token");
+    let expected = &admission.token;
+    let mut tokens = headers.get_all("x-mint-internal-token").iter();
+    let token = tokens
+        .next()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if expected.is_empty()
+        || tokens.next().is_some()
+        || !constant_time_eq(token.as_bytes(), expected.as_bytes())
+    {
+        return Err(denied());
+    }
+    let sent_name = headers
+        .get("x-mint-plugin-name")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let own_name = &admission.plugin_name;
+    if !sent_name.is_empty() && !own_name.is_empty() && sent_name != own_name {
+        return Err(denied());
+    }
+    if let Some(version) = headers
+        .get("x-mint-platform-api-version")
+        .and_then(|v| v.to_str().ok())
+        && version != INTERNAL_API_VERSION
+    {
+        return Err(PluginError::platform_compatibility(format!(
+            "Platform internal API version {version} is not supported (SDK speaks {INTERNAL_API_VERSION})"
+        ))
+        .with_api_versions(INTERNAL_API_VERSION, version));
+    }
+    Ok(())
+}
+
+async fn events_route(
+    Extension(bound): Extension<BoundPlugin>,
+    Extension(admission): Extension<EventAdmission>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(err) = event_admission(&headers, &admission) {
+        return err.into_response();
+    }
+    let event = body
+        .get("event")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let payload = body
+        .get("payload")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let request_id = body
+        .get("request_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(current_request_id)
+        .unwrap_or_default();
+    let plugin = bound.plugin.clone();
+    let outcome =
+        logging::with_request_id(request_id, dispatch_event(plugin, &event, payload)).await;
+    match outcome {
+        Ok((handled, veto)) => Json(json!({"handled": handled, "veto": veto})).into_response(),
+        Err(EventFailure::BadPayload(msg)) => {
+            PluginError::validation(format!("Invalid event payload: {msg}")).into_response()
+        }
+        Err(EventFailure::Hook(err)) => {
+            let err = match err {
+                e @ PluginError::Unexpected { .. } => {
+                    PluginError::lifecycle(format!("Plugin event handler failed: {e}"))
+                        .with_phase("event")
+                }
+                e => e,
+            };
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_dict())
+        }
+    }
+}
+
+enum EventFailure {
+    BadPayload(String),
+    Hook(PluginError),
+}
+
+async fn dispatch_event(
+    plugin: Arc<dyn AnalysisPlugin>,
+    event: &str,
+    payload: JsonObject,
+) -> Result<(bool, Value), EventFailure> {
+    let known = matches!(
+        event,
+        "experiment.before_save" | "experiment.after_save" | "experiment.status_changed"
+    );
+    if !known {
+        return Ok((false, Value::Null));
+    }
+    let experiment_id = payload
+        .get("experiment_id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| EventFailure::BadPayload("experiment_id must be an integer".into()))?;
+    let data = payload
+        .get("data")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    match event {
+        "experiment.before_save" => {
+            let result = plugin
+                .on_before_experiment_save(experiment_id, &data)
+                .await
+                .map_err(EventFailure::Hook)?;
+            let veto = if result.success {
+                Value::Null
+            } else {
+                json!({"message": result.veto_message()})
+            };
+            Ok((true, veto))
+        }
+        "experiment.after_save" => {
+            plugin
+                .on_after_experiment_save(experiment_id, &data)
+                .await
+                .map_err(EventFailure::Hook)?;
+            Ok((true, Value::Null))
+        }
+        _ => {
+            let text = |k: &str| {
+                payload
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            plugin
+                .on_experiment_status_change(
+                    experiment_id,
+                    &text("old_status"),
+                    &text("new_status"),
+                )
+                .await
+                .map_err(EventFailure::Hook)?;
+            Ok((true, Value::Null))
+        }
+    }
+}
+
+// ----- the plugin binary (§1.8) -------------------------------------------------------------------
+
+#[derive(Debug, Parser)]
+#[command(about = "Serve a MINT plugin standalone, or print its metadata")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the plugin over HTTP (the default).
+    Serve(ServeArgs),
+    /// Print the plugin's metadata and exit.
+    Metadata {
+        /// Print JSON (the only format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MINT_PLUGIN_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on.
+    #[arg(long, env = "MINT_PLUGIN_PORT", default_value_t = 8003)]
+    port: u16,
+    /// Directory of the plugin's SQLite database (default ~/.mint/plugins/<name>).
+    #[arg(long, env = "MINT_PLUGIN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// The entry of every plugin binary: `fn main() -> ExitCode { mint_sdk::app::run(plugin) }`.
+///
+/// Argv: `[serve] [--host H] [--port P] [--data-dir DIR]` (flags beat `MINT_PLUGIN_HOST`,
+/// `MINT_PLUGIN_PORT`, `MINT_PLUGIN_DATA_DIR`; defaults `127.0.0.1:8003`), or `metadata --json`.
+/// Exit codes: 0 after a clean stop, 1 when start or serve fails, 2 on a usage error.
+pub fn run(plugin: Arc<dyn AnalysisPlugin>) -> ExitCode {
+    run_with(plugin, StandaloneOptions::default())
+}
+
+/// [`run`] with explicit app options (the parsed flags still apply).
+pub fn run_with(plugin: Arc<dyn AnalysisPlugin>, options: StandaloneOptions) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let serve = match cli.command {
+        Some(Command::Metadata { .. }) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plugin.manifest()).unwrap_or_default()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    logging::init_json_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let addr: SocketAddr = match format!("{}:{}", serve.host, serve.port).parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "error: invalid --host/--port '{}:{}': {e}",
+                serve.host, serve.port
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = options;
+    if serve.data_dir.is_some() {
+        options.data_dir = serve.data_dir;
+    }
+    let result = runtime.block_on(async move {
+        let app = create_standalone_app(plugin, options)?;
+        app.serve(addr).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! # mint-sdk
+//!
+//! The Rust SDK for MINT ("Mass-spec INtegrated Toolkit") plugins. A plugin implements
+//! [`AnalysisPlugin`], serves its own axum routes, and runs unchanged standalone (its own
+//! SQLite database), integrated in-process, or isolated behind the platform's proxy.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use mint_sdk::{AnalysisPlugin, PluginCore, PluginMetadata};
+//!
+//! struct Hello { core: PluginCore }
+//!
+//! impl AnalysisPlugin for Hello {
+//!     fn core(&self) -> &PluginCore { &self.core }
+//!     fn metadata(&self) -> PluginMetadata {
+//!         PluginMetadata::new("hello", "0.1.0", "Says hello", "demo", "/hello")
+//!     }
+//!     fn routers(self: Arc<Self>) -> Vec<(Router, String)> {
+//!         vec![(Router::new().route("/health", get(|| async { "ok" })), String::new())]
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     mint_sdk::app::run(Arc::new(Hello { core: PluginCore::new() }))
+//! }
+//! ```
+//!
+//! ## From the Python SDK to Rust
+//!
+//! | Python (`mint_sdk`) | Rust |
+//! |---|---|
+//! | `AnalysisPlugin` | [`AnalysisPlugin`] (+ [`PluginCore`] embedded in every plugin) |
+//! | `PluginMetadata`, `PluginCapabilities`, `PluginType` | [`PluginMetadata`], [`PluginCapabilities`], [`PluginType`] |
+//! | `PlatformContext` | [`PlatformContext`] (host side: [`context::PlatformContextImpl`]) |
+//! | `get_current_user_dependency()` / `get_optional_user_dependency()` | the [`CurrentUser`] / [`context::OptionalUser`] extractors |
+//! | `require_plugin_role(*roles)` | [`PlatformContext::require_plugin_role`], [`context::require_plugin_role`] |
+//! | `get_routers()` | [`AnalysisPlugin::routers`] |
+//! | `get_*_repository()` | [`PlatformContext::experiment_repository`] and siblings |
+//! | `get_config()` | [`PlatformContext::config`], [`context::filter_platform_config`] |
+//! | `get_shared_db_session()` / `get_plugin_db_session()` | [`PlatformContext::shared_db_session`] / [`AnalysisPlugin::plugin_db_session`] |
+//! | `Experiment`, `DesignData`, `PluginExperimentData`, `PluginAnalysisResult`, `User`, `UserPluginRole`, `PlatformConfig` | same names in [`repositories`] |
+//! | `ExperimentRepository`, `PluginDataRepository`, `UserRepository`, `PluginRoleRepository` | async traits of the same names |
+//! | `LocalDatabase`, `LocalDatabaseConfig` | [`LocalDatabase`], [`LocalDatabaseConfig`] |
+//! | `_setup_standalone_db()` / `_teardown_standalone_db()` | [`AnalysisPlugin::setup_standalone_db`] / [`AnalysisPlugin::teardown_standalone_db`] |
+//! | `HealthStatus`, `PluginHealth`, `LifecycleHookResult` | [`HealthStatus`], [`PluginHealth`], [`LifecycleHookResult`] |
+//! | `get_plugin_logger(name)` | [`plugin_logger`] |
+//! | `PluginException` and its subclasses | [`PluginError`] variants: `Other`, `Validation`, `Permission`, `Configuration`, `Repository`, `NotFound`, `Conflict`, `Lifecycle` (+ `EventVeto`, `UnsupportedExperimentType`, `DesignDataOwnershipConflict`, `PlatformCompatibility`) |
+//! | `create_standalone_app(plugin)` | [`create_standalone_app`] → [`app::StandaloneApp`]; a binary's `main` calls [`app::run`] |
+//! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
+//!
+//! Not yet in this version (tracked on the project's issues): settings, frontend serving
+//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, export utilities, migrations,
+//! the testing harness and `MINTClient`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod lifecycle;
+pub mod local_database;
+pub mod logging;
+pub mod models;
+pub mod plugin;
+pub mod repositories;
+
+pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
+pub use context::{CurrentUser, PlatformContext};
+pub use error::{JsonObject, PluginError};
+pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};
+pub use local_database::{LocalDatabase, LocalDatabaseConfig};
+pub use logging::{current_request_id, plugin_logger};
+pub use models::{PluginCapabilities, PluginMetadata, PluginType, RoutesPrefix, derive_slug};
+pub use plugin::{AnalysisPlugin, PluginCore};
+pub use repositories::{
+    DesignData, Experiment, ExperimentRepository, PlatformConfig, PluginAnalysisResult,
+    PluginDataRepository, PluginExperimentData, PluginRoleRepository, User, UserPluginRole,
+    UserRepository,
+};
+
+/// The SDK's version (Python `mint_sdk.__version__`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+// Re-exported so plugins use the same versions as the SDK.
+pub use async_trait::async_trait;
+pub use axum;
+pub use sea_orm;
+pub use serde_json;
