@@ -28,7 +28,7 @@ pub mod timestamp {
         ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
     }
 
-    /// Serializes with [`format`].
+    /// Serializes with [`format()`].
     pub fn serialize<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(ts))
     }

@@ -306,7 +306,7 @@ async fn run_analysis(
     let work = {
         let bytes = bytes.clone();
         let targets = input.targets.clone();
-        let centroid = input.centroid.clone();
+        let centroid = input.centroid;
         tokio::task::spawn_blocking(move || {
             let sha = hex(&Sha256::digest(bytes.as_slice()));
             analyse(&bytes, field, &targets, &centroid).map(|a| (a, sha))

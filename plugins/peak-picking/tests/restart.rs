@@ -38,6 +38,7 @@ fn spawn(port: u16, data_dir: &Path) -> Child {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("plugin did not listen on {port}");
 }
 
@@ -54,6 +55,7 @@ fn stop(mut child: Child) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("plugin did not stop on SIGTERM");
 }
 

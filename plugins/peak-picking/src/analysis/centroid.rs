@@ -196,7 +196,7 @@ fn median(counts: &mut [usize]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::analysis::mzml::load_run;
-    use crate::analysis::mzml::tests::{SHARED_MZML, SMALL, THREE, hilic_run, load, read};
+    use crate::analysis::mzml::tests::{EXAMPLES, SMALL, THREE, hilic_run, load, read};
 
     fn profile_spectra(run: &Run, level: u8) -> Vec<&Spectrum> {
         run.spectra
@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn single_profile_spectrum_of_a_maldi_file_is_centroided() {
-        let path = format!("{SHARED_MZML}/peakpicker_tutorial_2.mzML");
+        let path = format!("{EXAMPLES}/peakpicker_tutorial_2.mzML");
         let run = load_run(&read(&path), "file").expect("loads");
         // Older OpenMS file: if the data mode reads as unknown nothing is processed; if
         // profile, peaks must satisfy the threshold.

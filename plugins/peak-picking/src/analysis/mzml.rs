@@ -721,8 +721,7 @@ pub(crate) mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/data/three_test_scans.mzML"
     );
-    pub(crate) const SHARED_MZML: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mzml");
+    pub(crate) const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data");
 
     pub(crate) fn read(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("cannot read test data {path}: {e}"))
@@ -1124,14 +1123,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn shared_real_files_all_load() {
+    fn all_example_files_load() {
         for name in [
             "testdata.mzml",
             "peakpicker_tutorial_2.mzML",
             "small.mzML",
             "three_test_scans.mzML",
         ] {
-            let path = format!("{SHARED_MZML}/{name}");
+            let path = format!("{EXAMPLES}/{name}");
             let run = load_run(&read(&path), "file").unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!run.spectra.is_empty(), "{name}");
             assert!(run.spectra.iter().all(|s| s.ms_level >= 1), "{name}");
