@@ -51,6 +51,11 @@ pub struct StandaloneOptions {
     pub max_upload_bytes: usize,
     /// Directory of the standalone database (default `~/.mint/plugins/<safe name>`).
     pub data_dir: Option<PathBuf>,
+    /// The standalone settings file (default `~/.mint/plugins/<safe name>/config.json`).
+    pub settings_path: Option<PathBuf>,
+    /// Extra text for the plugin binary's `--help` (e.g. the plugin's own environment
+    /// variables); default: the SDK's logging note.
+    pub after_help: Option<String>,
     /// Environment used for mode detection instead of the process environment (tests).
     pub env: Option<HashMap<String, String>>,
 }
@@ -63,6 +68,8 @@ impl Default for StandaloneOptions {
             title: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             data_dir: None,
+            settings_path: None,
+            after_help: None,
             env: None,
         }
     }
@@ -91,7 +98,13 @@ pub fn create_standalone_app(
     plugin: Arc<dyn AnalysisPlugin>,
     options: StandaloneOptions,
 ) -> Result<StandaloneApp, PluginError> {
-    plugin.metadata().validate()?;
+    let meta = plugin.metadata();
+    meta.validate()?;
+    let settings_path = options
+        .settings_path
+        .clone()
+        .unwrap_or_else(|| crate::local_database::plugin_data_dir(&meta.name).join("config.json"));
+    plugin.core().set_settings_path(Some(settings_path));
     Ok(StandaloneApp { plugin, options })
 }
 
@@ -168,6 +181,21 @@ impl StandaloneApp {
         self.plugin
             .setup_standalone_db(self.options.data_dir.clone())
             .await?;
+        if self.plugin.settings_model().is_some() {
+            let path = self.plugin.core().settings_path().unwrap_or_else(|| {
+                crate::local_database::plugin_data_dir(&meta.name).join("config.json")
+            });
+            let stored = crate::settings::read_settings_file(&path)?;
+            self.plugin
+                .apply_settings(&Value::Object(stored))
+                .map_err(|e| {
+                    PluginError::configuration(format!(
+                        "Stored settings in {} are invalid: {e}",
+                        path.display()
+                    ))
+                    .with_config_key("settings")
+                })?;
+        }
         self.plugin.core().bind_context(None);
         self.plugin.core().mark_initialization_started();
         self.plugin.initialize(None).await
@@ -205,16 +233,18 @@ impl StandaloneApp {
             target: "mint.sdk",
             plugin = %meta.name,
             address = %local.map(|a| a.to_string()).unwrap_or_default(),
-            "Serving {} {} standalone at http://{}/api{}/",
+            "Serving {} {} standalone on http://{} (routes under /api{}/…, readiness probe /api{}/_mint/runtime)",
             meta.name,
             meta.version,
             local.map(|a| a.to_string()).unwrap_or_default(),
+            meta.routes_prefix,
             meta.routes_prefix
         );
         let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(PluginError::unexpected);
+        tracing::info!(target: "mint.sdk", plugin = %meta.name, "Stopping");
         let stopped = self.shutdown().await;
         served.and(stopped)
     }
@@ -261,6 +291,9 @@ pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) ->
             sub_router = sub_router.route_layer(middleware::from_fn(require_user));
         }
         router = router.nest(&format!("{base}{sub_prefix}"), sub_router);
+    }
+    if plugin.settings_model().is_some() && plugin.sdk_settings_routes() {
+        router = router.nest(&format!("{base}/settings"), settings_router(plugin.clone()));
     }
     let name = meta.name.clone();
     router = router.route(
@@ -392,7 +425,20 @@ async fn request_id_layer(mut req: Request, next: Next) -> Response {
         path: Some(req.uri().path().to_string()),
         ..Default::default()
     };
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
     let mut response = logging::in_scope(scope, next.run(req)).await;
+    tracing::debug!(
+        target: "mint.sdk.request",
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "{method} {path} → {}",
+        response.status().as_u16()
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -616,7 +662,10 @@ async fn dispatch_event(
 // ----- the plugin binary (§1.8) -------------------------------------------------------------------
 
 #[derive(Debug, Parser)]
-#[command(about = "Serve a MINT plugin standalone, or print its metadata")]
+#[command(
+    about = "Serve a MINT plugin standalone, or print its metadata",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -660,7 +709,19 @@ pub fn run(plugin: Arc<dyn AnalysisPlugin>) -> ExitCode {
 
 /// [`run`] with explicit app options (the parsed flags still apply).
 pub fn run_with(plugin: Arc<dyn AnalysisPlugin>, options: StandaloneOptions) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let meta = plugin.metadata();
+    let mut command = Cli::command()
+        .name(meta.name.clone())
+        .version(meta.version.clone())
+        .about(meta.description.clone())
+        .after_help(options.after_help.clone().unwrap_or_else(|| {
+            "Environment: MINT_LOG_LEVEL (debug, info, warning, error) sets the log threshold; logs are JSON lines on stderr.".into()
+        }));
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -673,10 +734,10 @@ pub fn run_with(plugin: Arc<dyn AnalysisPlugin>, options: StandaloneOptions) -> 
     };
     let serve = match cli.command {
         Some(Command::Metadata { .. }) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&plugin.manifest()).unwrap_or_default()
-            );
+            use std::io::Write as _;
+            let text = serde_json::to_string_pretty(&plugin.manifest()).unwrap_or_default();
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
             return ExitCode::SUCCESS;
         }
         Some(Command::Serve(args)) => args,
@@ -718,4 +779,144 @@ pub fn run_with(plugin: Arc<dyn AnalysisPlugin>, options: StandaloneOptions) -> 
             ExitCode::from(1)
         }
     }
+}
+
+// ----- settings routes (§1.4) ----------------------------------------------------------------------
+
+fn settings_router(plugin: Arc<dyn AnalysisPlugin>) -> Router {
+    Router::new()
+        .route("/", get(get_settings).put(put_settings))
+        .route("/reset", post(reset_settings))
+        .route("/schema", get(settings_schema))
+        .route("/mode", get(settings_mode))
+        .route_layer(middleware::from_fn(settings_permission))
+        .with_state(plugin)
+}
+
+type PluginState = axum::extract::State<Arc<dyn AnalysisPlugin>>;
+
+fn mode_of(plugin: &dyn AnalysisPlugin) -> &'static str {
+    if plugin.is_standalone() {
+        "standalone"
+    } else {
+        "integrated"
+    }
+}
+
+fn visible_settings(plugin: &dyn AnalysisPlugin) -> Result<JsonObject, PluginError> {
+    let settings = plugin.settings()?;
+    let secrets = plugin
+        .settings_model()
+        .map(|m| m.secret_keys())
+        .unwrap_or_default();
+    Ok(crate::settings::mask_secrets(&settings, &secrets))
+}
+
+fn settings_body(plugin: &dyn AnalysisPlugin) -> Result<Value, PluginError> {
+    Ok(json!({"settings": visible_settings(plugin)?, "mode": mode_of(plugin)}))
+}
+
+/// Integrated only: reading needs `plugins.view`, changing needs `plugins.configure`.
+async fn settings_permission(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let ctx = parts
+        .extensions
+        .get::<BoundPlugin>()
+        .and_then(|b| b.plugin.core().context());
+    if let Some(ctx) = ctx {
+        let needed = if parts.method == axum::http::Method::GET
+            || parts.method == axum::http::Method::HEAD
+        {
+            "plugins.view"
+        } else {
+            "plugins.configure"
+        };
+        match ctx.current_user(&parts).await {
+            Ok(user) if user.is_platform_admin() || user.permissions.contains(needed) => {}
+            Ok(_) => {
+                return PluginError::http_message(
+                    StatusCode::FORBIDDEN,
+                    format!("Missing permission: {needed}"),
+                )
+                .into_response();
+            }
+            Err(err) => return err.into_response(),
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+async fn get_settings(
+    axum::extract::State(plugin): PluginState,
+) -> Result<Json<Value>, PluginError> {
+    Ok(Json(settings_body(plugin.as_ref())?))
+}
+
+/// The 422 of an invalid settings PUT: field path only, the input is never echoed.
+fn settings_rejection(err: PluginError) -> Response {
+    let PluginError::Validation { field, .. } = &err else {
+        return err.into_response();
+    };
+    let field = field.clone().unwrap_or_else(|| "__root__".into());
+    let mut loc = vec![Value::from("body")];
+    loc.extend(field.split('.').map(Value::from));
+    let body = envelope_body(
+        "validation.error",
+        "Validation error",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        current_request_id().as_deref(),
+        json!([{"field": field, "message": "Invalid value", "type": "value_error"}]),
+        json!([{"type": "value_error", "loc": loc, "msg": "Invalid value"}]),
+        None,
+    );
+    json_response(StatusCode::UNPROCESSABLE_ENTITY, &body)
+}
+
+async fn put_settings(
+    axum::extract::State(plugin): PluginState,
+    Json(body): Json<Value>,
+) -> Response {
+    match plugin.save_settings(body).await {
+        Ok(_) => match settings_body(plugin.as_ref()) {
+            Ok(b) => Json(b).into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err(err) => settings_rejection(err),
+    }
+}
+
+async fn reset_settings(axum::extract::State(plugin): PluginState) -> Response {
+    let defaults = match plugin.settings_model().map(|m| m.defaults()) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return settings_rejection(e),
+        None => JsonObject::new(),
+    };
+    match plugin.save_settings(Value::Object(defaults)).await {
+        Ok(_) => match visible_settings(plugin.as_ref()) {
+            Ok(s) => {
+                Json(json!({"success": true, "settings": s, "mode": mode_of(plugin.as_ref())}))
+                    .into_response()
+            }
+            Err(e) => e.into_response(),
+        },
+        Err(err) => settings_rejection(err),
+    }
+}
+
+async fn settings_schema(axum::extract::State(plugin): PluginState) -> Json<Value> {
+    let name = plugin.metadata().name;
+    Json(json!({"groups": [{
+        "id": "settings",
+        "label": format!("{name} Settings"),
+        "columns": 1,
+        "fields": plugin.configurable_settings(),
+    }]}))
+}
+
+async fn settings_mode(axum::extract::State(plugin): PluginState) -> Json<Value> {
+    let has_database = match plugin.context() {
+        Some(ctx) => ctx.experiment_repository().is_some(),
+        None => plugin.standalone_db().is_some(),
+    };
+    Json(json!({"mode": mode_of(plugin.as_ref()), "has_database": has_database}))
 }

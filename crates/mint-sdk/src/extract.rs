@@ -207,30 +207,70 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::path::ErrorKind;
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                let message = e.body_text();
-                let key = match e.kind() {
-                    ErrorKind::ParseErrorAtKey { key, .. }
-                    | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
-                    ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
-                    _ => None,
-                };
-                Err(RequestRejection::one(
+        let err = match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => return Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => e,
+            Err(other) => {
+                return Err(RequestRejection::one(
                     "path",
-                    key.into_iter().map(Value::String).collect(),
-                    message,
+                    vec![],
+                    other.body_text(),
                     "type_error",
-                ))
+                ));
             }
-            Err(other) => Err(RequestRejection::one(
-                "path",
-                vec![],
-                other.body_text(),
-                "type_error",
-            )),
-        }
+        };
+        // The parameter names of the matched route, to name the one at fault.
+        let names: Vec<String> = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map(|raw| raw.iter().map(|(k, _)| k.to_string()).collect())
+            .unwrap_or_default();
+        let described =
+            |value: &str, expected: &str| format!("'{value}' is not {}", describe_type(expected));
+        let (key, message) = match err.kind() {
+            ErrorKind::ParseErrorAtKey {
+                key,
+                value,
+                expected_type,
+            } => (Some(key.clone()), described(value, expected_type)),
+            ErrorKind::ParseErrorAtIndex {
+                index,
+                value,
+                expected_type,
+            } => (names.get(*index).cloned(), described(value, expected_type)),
+            ErrorKind::ParseError {
+                value,
+                expected_type,
+            } => (
+                (names.len() == 1).then(|| names[0].clone()),
+                described(value, expected_type),
+            ),
+            ErrorKind::InvalidUtf8InPathParam { key } => {
+                (Some(key.clone()), "is not valid UTF-8".to_string())
+            }
+            ErrorKind::DeserializeError { key, message, .. } => {
+                (Some(key.clone()), message.clone())
+            }
+            _ => (None, err.body_text()),
+        };
+        Err(RequestRejection::one(
+            "path",
+            key.into_iter().map(Value::String).collect(),
+            message,
+            "type_error",
+        ))
+    }
+}
+
+/// A Rust type name in words a user understands (`i64` → "an integer").
+fn describe_type(rust_type: &str) -> &'static str {
+    let base = rust_type.rsplit("::").next().unwrap_or(rust_type);
+    match base {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => "an integer",
+        "f32" | "f64" => "a number",
+        "bool" => "true or false",
+        "Uuid" => "a UUID",
+        _ => "a valid value",
     }
 }
 

@@ -65,6 +65,7 @@ pub mod logging;
 pub mod models;
 pub mod plugin;
 pub mod repositories;
+pub mod settings;
 
 pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
 pub use context::{CurrentUser, PlatformContext};
@@ -79,6 +80,7 @@ pub use repositories::{
     PluginDataRepository, PluginExperimentData, PluginRoleRepository, User, UserPluginRole,
     UserRepository,
 };
+pub use settings::SettingsModel;
 
 /// The SDK's version (Python `mint_sdk.__version__`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -86,5 +88,6 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 // Re-exported so plugins use the same versions as the SDK.
 pub use async_trait::async_trait;
 pub use axum;
+pub use schemars;
 pub use sea_orm;
 pub use serde_json;

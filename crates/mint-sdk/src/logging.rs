@@ -318,7 +318,13 @@ pub fn level_filter(default: &str) -> EnvFilter {
         "warning" | "warn" => "warn",
         "error" | "critical" => "error",
         "trace" => "trace",
-        _ => "info",
+        "info" => "info",
+        other => {
+            eprintln!(
+                "warning: MINT_LOG_LEVEL '{other}' is not one of debug, info, warning, error, critical; using info"
+            );
+            "info"
+        }
     };
     // Keep noisy dependency internals at warn unless debugging the SDK itself.
     EnvFilter::new(format!(

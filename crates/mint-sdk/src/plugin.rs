@@ -19,6 +19,7 @@ use crate::lifecycle::{LifecycleHookResult, PluginHealth};
 use crate::local_database::{LocalDatabase, LocalDatabaseConfig, StandaloneDataRepository};
 use crate::models::PluginMetadata;
 use crate::repositories::{DesignData, PluginAnalysisResult, PluginDataRepository};
+use crate::settings::SettingsModel;
 
 /// SDK-owned state of one plugin instance: the bound context, the standalone database and the
 /// "no store" warning flag. Embed one in your plugin and return it from
@@ -29,6 +30,8 @@ pub struct PluginCore {
     standalone_db: RwLock<Option<LocalDatabase>>,
     warned_no_store: AtomicBool,
     initialization_started: AtomicBool,
+    settings: RwLock<Option<JsonObject>>,
+    settings_path: RwLock<Option<PathBuf>>,
 }
 
 impl PluginCore {
@@ -68,6 +71,30 @@ impl PluginCore {
     /// Whether the host reached `initialize`.
     pub fn initialization_started(&self) -> bool {
         self.initialization_started.load(Ordering::SeqCst)
+    }
+
+    /// The last committed settings, if any.
+    pub fn committed_settings(&self) -> Option<JsonObject> {
+        self.settings.read().ok().and_then(|s| s.clone())
+    }
+
+    fn commit_settings(&self, settings: JsonObject) {
+        if let Ok(mut slot) = self.settings.write() {
+            *slot = Some(settings);
+        }
+    }
+
+    /// Sets where standalone settings are stored (hosts call this; default
+    /// `~/.mint/plugins/<safe name>/config.json`).
+    pub fn set_settings_path(&self, path: Option<PathBuf>) {
+        if let Ok(mut slot) = self.settings_path.write() {
+            *slot = path;
+        }
+    }
+
+    /// The standalone settings file set by the host, if any.
+    pub fn settings_path(&self) -> Option<PathBuf> {
+        self.settings_path.read().ok().and_then(|p| p.clone())
     }
 }
 
@@ -190,6 +217,97 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
     /// `(min, max)` platform versions this plugin works with; `None` = any.
     fn compatible_platform_versions(&self) -> Option<(String, String)> {
         None
+    }
+
+    // ----- settings (plugin.md §6.7) -----------------------------------------------------------
+
+    /// The plugin's typed settings (`SettingsModel::of::<T>()`); `None` = untyped settings.
+    fn settings_model(&self) -> Option<SettingsModel> {
+        None
+    }
+
+    /// Whether the SDK mounts its settings routes at `/api{prefix}/settings` (default true;
+    /// only with a settings model).
+    fn sdk_settings_routes(&self) -> bool {
+        true
+    }
+
+    /// The current settings: the last committed value, else the model's defaults, else `{}`.
+    ///
+    /// Errors: `Validation` when nothing is committed and the model has required fields.
+    fn settings(&self) -> Result<JsonObject, PluginError> {
+        if let Some(s) = self.core().committed_settings() {
+            return Ok(s);
+        }
+        match self.settings_model() {
+            Some(model) => model.defaults(),
+            None => Ok(JsonObject::new()),
+        }
+    }
+
+    /// The current settings as the model type `T`.
+    fn settings_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, PluginError>
+    where
+        Self: Sized,
+    {
+        serde_json::from_value(Value::Object(self.settings()?))
+            .map_err(|e| PluginError::validation(format!("Settings do not fit the type: {e}")))
+    }
+
+    /// Validates `value` against the model and commits its normalized form; without a model,
+    /// `value` must be an object and is committed as is. Replaces, never merges. On error the
+    /// old settings stay.
+    fn apply_settings(&self, value: &Value) -> Result<(), PluginError> {
+        let normalized = validate_settings(self.settings_model().as_ref(), value)?;
+        self.core().commit_settings(normalized);
+        Ok(())
+    }
+
+    /// Validates, persists (integrated: the platform's config store for the model's keys;
+    /// standalone: the settings file), then commits `value`, and returns the normalized value.
+    /// A secret key that is absent or `null` keeps its stored value.
+    ///
+    /// Errors: `Validation` for invalid data (nothing changes); persistence errors leave the
+    /// in-memory settings unchanged.
+    async fn save_settings(&self, value: Value) -> Result<JsonObject, PluginError> {
+        let model = self.settings_model();
+        let mut value = value;
+        if let (Some(model), Some(obj)) = (&model, value.as_object_mut()) {
+            let current = self.settings().unwrap_or_default();
+            for key in model.secret_keys() {
+                if obj.get(&key).is_none_or(Value::is_null)
+                    && let Some(old) = current.get(&key)
+                {
+                    obj.insert(key, old.clone());
+                }
+            }
+        }
+        let normalized = validate_settings(model.as_ref(), &value)?;
+        match self.context() {
+            Some(ctx) => {
+                let owned = match &model {
+                    Some(m) => m.property_names(),
+                    None => normalized.keys().cloned().collect(),
+                };
+                ctx.set_plugin_config(normalized.clone(), owned).await?;
+            }
+            None => {
+                let path = self.core().settings_path().unwrap_or_else(|| {
+                    crate::local_database::plugin_data_dir(&self.metadata().name)
+                        .join("config.json")
+                });
+                crate::settings::write_settings_file(&path, &normalized)?;
+            }
+        }
+        self.core().commit_settings(normalized.clone());
+        Ok(normalized)
+    }
+
+    /// The settings form description (seed `get_configurable_settings`); `[]` without a model.
+    fn configurable_settings(&self) -> Vec<JsonObject> {
+        self.settings_model()
+            .map(|m| m.configurable_settings())
+            .unwrap_or_default()
     }
 
     // ----- provided: properties -------------------------------------------------------------
@@ -379,6 +497,20 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
             obj.insert("settings_schema".into(), Value::Null);
         }
         v
+    }
+}
+
+/// Validates settings with the model, or checks they are an object without one.
+fn validate_settings(
+    model: Option<&SettingsModel>,
+    value: &Value,
+) -> Result<JsonObject, PluginError> {
+    match (model, value) {
+        (Some(m), v) => m.validate(v),
+        (None, Value::Object(map)) => Ok(map.clone()),
+        (None, _) => {
+            Err(PluginError::validation("Settings must be a JSON object").with_field("__root__"))
+        }
     }
 }
 

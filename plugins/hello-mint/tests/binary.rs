@@ -60,6 +60,35 @@ fn metadata_json_prints_the_manifest_and_exits_0() {
 }
 
 #[test]
+fn version_and_help_name_the_plugin() {
+    let out = Command::new(BIN).arg("--version").output().expect("runs");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("hello-mint {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(BIN).arg("--help").output().expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("MINT_PLUGIN_PORT") && help.contains("MINT_LOG_LEVEL"),
+        "{help}"
+    );
+}
+
+#[test]
+fn metadata_into_a_closed_pipe_does_not_panic() {
+    let mut child = Command::new(BIN)
+        .args(["metadata", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waits");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+#[test]
 fn an_unknown_subcommand_is_a_usage_error_with_exit_2() {
     let out = Command::new(BIN).arg("frobnicate").output().expect("runs");
     assert_eq!(out.status.code(), Some(2));

@@ -62,6 +62,8 @@ async fn a_non_numeric_experiment_id_is_a_422() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "validation.request");
+    assert_eq!(body["details"][0]["field"], "experiment_id");
+    assert_eq!(body["details"][0]["message"], "'abc' is not an integer");
 }
 
 /// A platform context holding a fixed list of experiments.
