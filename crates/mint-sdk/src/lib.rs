@@ -48,9 +48,10 @@
 //! | `PluginException` and its subclasses | [`PluginError`] variants: `Other`, `Validation`, `Permission`, `Configuration`, `Repository`, `NotFound`, `Conflict`, `Lifecycle` (+ `EventVeto`, `UnsupportedExperimentType`, `DesignDataOwnershipConflict`, `PlatformCompatibility`) |
 //! | `create_standalone_app(plugin)` | [`create_standalone_app`] → [`app::StandaloneApp`]; a binary's `main` calls [`app::run`] |
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
+//! | `auto_json_to_tree`, `auto_json_to_csv`, `auto_json_to_summary` (`TreeNode`); plugin `export_tree`/`export_csv`/`export_summary` | [`auto_json_to_tree`] (→ `Vec<`[`TreeNode`]`>`), [`auto_json_to_csv`], [`auto_json_to_summary`], helpers in [`export`]; [`AnalysisPlugin::export_tree`] and siblings |
 //!
 //! Not yet in this version (tracked on the project's issues): settings, frontend serving
-//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, export utilities, migrations,
+//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, migrations,
 //! the testing harness and `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -58,6 +59,7 @@
 pub mod app;
 pub mod context;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod lifecycle;
 pub mod local_database;
@@ -70,6 +72,7 @@ pub mod settings;
 pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
 pub use context::{CurrentUser, PlatformContext};
 pub use error::{JsonObject, PluginError};
+pub use export::{TreeNode, auto_json_to_csv, auto_json_to_summary, auto_json_to_tree};
 pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};
 pub use local_database::{LocalDatabase, LocalDatabaseConfig};
 pub use logging::{current_request_id, plugin_logger};

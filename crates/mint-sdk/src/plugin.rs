@@ -498,6 +498,27 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         }
         v
     }
+
+    /// The analysis result `data` as a tree for the platform's tree viewer (plugin.md §6.8).
+    /// Default: [`auto_json_to_tree(data, true)`](crate::export::auto_json_to_tree), the
+    /// compact tree. Override to present a result shape the generic tree shows poorly.
+    fn export_tree(&self, data: &JsonObject) -> Vec<crate::export::TreeNode> {
+        crate::export::auto_json_to_tree(data, true)
+    }
+
+    /// The analysis result `data` as `{"metadata": {…}, "sections": […]}` (plugin.md §6.8).
+    /// Default: [`auto_json_to_summary`](crate::export::auto_json_to_summary). Override to
+    /// choose the metadata and tables yourself; keep the shape.
+    fn export_summary(&self, data: &JsonObject) -> Value {
+        crate::export::auto_json_to_summary(data)
+    }
+
+    /// The analysis result `data` as CSV text (plugin.md §6.8). Default:
+    /// [`auto_json_to_csv`](crate::export::auto_json_to_csv) (its tables, or `key,value`
+    /// records). Override to write a result's own table with its own header.
+    fn export_csv(&self, data: &JsonObject) -> String {
+        crate::export::auto_json_to_csv(data)
+    }
 }
 
 /// Validates settings with the model, or checks they are an object without one.

@@ -10,8 +10,11 @@ use mint_sdk::local_database::plugin_data_dir;
 use mint_sdk::serde_json::{Value, json};
 use mint_sdk::{
     AnalysisPlugin, JsonObject, PlatformContext, PluginCapabilities, PluginCore, PluginError,
-    PluginMetadata, PluginType,
+    PluginMetadata, PluginType, auto_json_to_csv,
 };
+use serde::Deserialize;
+
+use crate::analysis::{TargetResult, results_csv};
 
 /// The plugin id and the owner of its analysis results.
 pub const PLUGIN_NAME: &str = "peak-picking";
@@ -265,6 +268,27 @@ impl AnalysisPlugin for PeakPickingPlugin {
         Some(env!("CARGO_MANIFEST_DIR").into())
     }
 
+    /// A run's target table as `result.csv` (spec §3): the header of
+    /// [`RESULTS_CSV_HEADER`](crate::analysis::RESULTS_CSV_HEADER) and one row per target.
+    /// Data without `targets` (not a run) gets the SDK's generic CSV; so does a run whose
+    /// stored targets no longer read as target results, with a warning in the log.
+    fn export_csv(&self, data: &JsonObject) -> String {
+        let Some(targets) = data.get("targets") else {
+            return auto_json_to_csv(data);
+        };
+        match Vec::<TargetResult>::deserialize(targets) {
+            Ok(targets) => results_csv(&targets),
+            Err(e) => {
+                tracing::warn!(
+                    target: "peak_picking",
+                    error = %e,
+                    "stored targets are not target results; exporting the generic CSV"
+                );
+                auto_json_to_csv(data)
+            }
+        }
+    }
+
     fn manifest(&self) -> Value {
         let mut v = json!(self.metadata());
         if let Some(obj) = v.as_object_mut() {
@@ -279,5 +303,59 @@ impl AnalysisPlugin for PeakPickingPlugin {
             );
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(value: Value) -> JsonObject {
+        match value {
+            Value::Object(members) => members,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn export_csv_of_a_run_is_the_target_table() {
+        let run = object(json!({
+            "run_id": "r1",
+            "targets": [{
+                "peak_label": "ADENOSINE", "mz_mean": 266.089355, "mz_width": 10.0,
+                "rt_min": 384.19, "rt_max": 412.69, "rt": null, "target_filename": null,
+                "peak_area": 1200.0, "peak_area_top3": 400.0, "peak_max": 500.0,
+                "peak_min": 100.0, "peak_mean": 300.0, "peak_median": 300.0,
+                "peak_rt_of_max": 398.5, "peak_n_datapoints": 4,
+                "peak_mass_diff_25pc": -1.5, "peak_mass_diff_50pc": 0.25,
+                "peak_mass_diff_75pc": 2.0
+            }]
+        }));
+        let csv = PeakPickingPlugin::new().export_csv(&run);
+        assert_eq!(
+            csv,
+            format!(
+                "{}\r\nADENOSINE,266.089355,10,384.19,412.69,1200,400,500,100,300,300,398.5,4,-1.5,0.25,2\r\n",
+                crate::analysis::RESULTS_CSV_HEADER.join(",")
+            )
+        );
+    }
+
+    #[test]
+    fn export_csv_of_data_without_targets_is_the_generic_csv() {
+        let data = object(json!({"run_id": "r1", "file": {"name": "a.mzML"}}));
+        assert_eq!(
+            PeakPickingPlugin::new().export_csv(&data),
+            "key,value\r\nrun_id,r1\r\nfile.name,a.mzML\r\n"
+        );
+    }
+
+    #[test]
+    fn export_csv_of_unreadable_targets_falls_back_to_the_generic_csv() {
+        let data = object(json!({"targets": [{"peak_label": 7}]}));
+        assert_eq!(
+            PeakPickingPlugin::new().export_csv(&data),
+            "# targets\npeak_label\r\n7\r\n"
+        );
     }
 }

@@ -4,7 +4,11 @@
 //! - `POST /experiments/{experiment_id}/runs` — analyse an mzML file named by `path` (JSON) or
 //!   uploaded (multipart), store the run, answer 201 with it.
 //! - `GET /experiments/{experiment_id}/result` — the latest run (404 when none).
-//! - `GET /experiments/{experiment_id}/result.csv` — the latest run's target table as CSV.
+//! - `GET /experiments/{experiment_id}/result.csv` — the latest run's target table as CSV
+//!   ([`AnalysisPlugin::export_csv`], overridden by the plugin).
+//! - `GET /experiments/{experiment_id}/result/summary` — the latest run as the SDK's generic
+//!   summary (`{"metadata", "sections"}`, [`AnalysisPlugin::export_summary`]): run fields as
+//!   metadata, the targets as a table section.
 //!
 //! Every input problem is a 400 `VALIDATION_ERROR` naming the input in `details.field`, and
 //! nothing is stored on any error.
@@ -20,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mint_sdk::extract::{JSON_BODY_LIMIT, Json, Path, RequestRejection, parse_json};
 use mint_sdk::repositories::{now_utc, timestamp};
-use mint_sdk::serde_json::{self, Value, json};
-use mint_sdk::{CurrentUser, JsonObject, PluginError, current_request_id};
+use mint_sdk::serde_json::{Value, json};
+use mint_sdk::{AnalysisPlugin, CurrentUser, JsonObject, PluginError, current_request_id};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -39,6 +43,10 @@ pub fn router(plugin: Arc<PeakPickingPlugin>) -> Router {
         .route(
             "/experiments/{experiment_id}/result.csv",
             get(get_result_csv),
+        )
+        .route(
+            "/experiments/{experiment_id}/result/summary",
+            get(get_result_summary),
         )
         .with_state(plugin)
 }
@@ -383,9 +391,15 @@ async fn get_result_csv(
     _user: CurrentUser,
 ) -> Result<Response, PluginError> {
     let latest = plugin.latest_run(experiment_id).await?;
-    let targets: Vec<TargetResult> =
-        serde_json::from_value(latest.get("targets").cloned().unwrap_or_else(|| json!([])))
-            .map_err(|e| PluginError::repository(format!("stored run is unreadable: {e}")))?;
-    let csv = analysis::results_csv(&targets);
+    let csv = plugin.export_csv(&latest);
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}
+
+async fn get_result_summary(
+    State(plugin): State<Arc<PeakPickingPlugin>>,
+    Path(experiment_id): Path<i64>,
+    _user: CurrentUser,
+) -> Result<Json<Value>, PluginError> {
+    let latest = plugin.latest_run(experiment_id).await?;
+    Ok(Json(plugin.export_summary(&latest)))
 }

@@ -317,11 +317,87 @@ async fn the_csv_view_round_trips_awkward_labels() {
 }
 
 #[tokio::test]
+async fn the_summary_export_tabulates_the_targets_and_the_csv_export_keeps_the_spec_header() {
+    let h = harness().await;
+    let targets = targets_json();
+    let body = json!({"path": "HILICNeg15_StdH1.mzML", "targets": targets, "run_id": "sum-1"});
+    let (status, run, text) = call(
+        &h.router,
+        post_json("/api/peak-picking/experiments/4/runs", body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+
+    let (status, summary, text) = call(
+        &h.router,
+        get("/api/peak-picking/experiments/4/result/summary"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(summary["metadata"]["run_id"], "sum-1");
+    assert_eq!(summary["metadata"]["file.name"], "HILICNeg15_StdH1.mzML");
+    let sections = summary["sections"].as_array().expect("sections");
+    assert_eq!(
+        sections.len(),
+        1,
+        "only the targets array is a table: {sections:?}"
+    );
+    let table = &sections[0];
+    assert_eq!(table["key"], "targets");
+    assert_eq!(table["label"], "Targets");
+    assert_eq!(table["type"], "table");
+    let want = targets.as_array().expect("targets");
+    assert_eq!(table["row_count"], want.len());
+    let columns: Vec<&str> = table["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for column in [
+        "peak_label",
+        "mz_mean",
+        "peak_area",
+        "peak_max",
+        "peak_rt_of_max",
+    ] {
+        assert!(columns.contains(&column), "{column} in {columns:?}");
+    }
+    assert!(
+        !columns.contains(&"eic"),
+        "the EIC object is not a table column"
+    );
+    let rows = table["rows"].as_array().expect("rows");
+    for ((row, target), result) in rows
+        .iter()
+        .zip(want)
+        .zip(run["targets"].as_array().expect("run targets"))
+    {
+        assert_eq!(row["peak_label"], target["peak_label"]);
+        assert_eq!(row["peak_area"], result["peak_area"]);
+        assert_eq!(row.as_object().map(|r| r.len()), Some(columns.len()));
+    }
+
+    let (status, _, csv) = call(&h.router, get("/api/peak-picking/experiments/4/result.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut lines = csv.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some(
+            "peak_label,mz_mean,mz_width,rt_min,rt_max,peak_area,peak_area_top3,peak_max,peak_min,peak_mean,peak_median,peak_rt_of_max,peak_n_datapoints,peak_mass_diff_25pc,peak_mass_diff_50pc,peak_mass_diff_75pc"
+        )
+    );
+    assert_eq!(lines.filter(|l| !l.is_empty()).count(), want.len());
+    h.app.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
 async fn missing_results_are_404() {
     let h = harness().await;
     for uri in [
         "/api/peak-picking/experiments/9/result",
         "/api/peak-picking/experiments/9/result.csv",
+        "/api/peak-picking/experiments/9/result/summary",
     ] {
         let (status, body, _) = call(&h.router, get(uri)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
