@@ -152,7 +152,7 @@ impl SettingsModel {
                     .get("title")
                     .and_then(Value::as_str)
                     .map(str::to_string)
-                    .unwrap_or_else(|| title_case(key));
+                    .unwrap_or_else(|| crate::export::humanize_key(key));
                 entry.insert("label".into(), label.into());
                 entry.insert("type".into(), form_type(schema).into());
                 entry.insert(
@@ -250,26 +250,6 @@ fn check_bounds(key: &str, schema: &Value, value: &Value) -> Result<(), PluginEr
         return out_of_range(format!("< {max}"));
     }
     Ok(())
-}
-
-/// `snake_case` → `Title Case` (the label rule shared with the exporters' `humanize_key`).
-fn title_case(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut after_letter = false;
-    for c in key.replace('_', " ").chars() {
-        if c.is_alphabetic() {
-            if after_letter {
-                out.extend(c.to_lowercase());
-            } else {
-                out.extend(c.to_uppercase());
-            }
-            after_letter = true;
-        } else {
-            out.push(c);
-            after_letter = false;
-        }
-    }
-    out
 }
 
 /// Replaces secret keys' values with `null` (for GET routes and logs).

@@ -3,6 +3,7 @@
 //!
 //! - `POST /experiments/{experiment_id}/runs` — analyse an mzML file named by `path` (JSON) or
 //!   uploaded (multipart), store the run, answer 201 with it.
+//! - `GET /experiments/{experiment_id}/runs` — the run history, oldest first (`[]` when none).
 //! - `GET /experiments/{experiment_id}/result` — the latest run (404 when none).
 //! - `GET /experiments/{experiment_id}/result.csv` — the latest run's target table as CSV
 //!   ([`AnalysisPlugin::export_csv`], overridden by the plugin).
@@ -38,7 +39,10 @@ use crate::plugin::PeakPickingPlugin;
 /// The plugin's router (mounted by the SDK at `/api/peak-picking`).
 pub fn router(plugin: Arc<PeakPickingPlugin>) -> Router {
     Router::new()
-        .route("/experiments/{experiment_id}/runs", post(post_run))
+        .route(
+            "/experiments/{experiment_id}/runs",
+            post(post_run).get(get_runs),
+        )
         .route("/experiments/{experiment_id}/result", get(get_result))
         .route(
             "/experiments/{experiment_id}/result.csv",
@@ -375,6 +379,20 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// The stored run history (oldest first, without chromatograms); `[]` when none.
+async fn get_runs(
+    State(plugin): State<Arc<PeakPickingPlugin>>,
+    Path(experiment_id): Path<i64>,
+    _user: CurrentUser,
+) -> Result<Json<Value>, PluginError> {
+    let runs = plugin
+        .load_analysis(experiment_id)
+        .await?
+        .and_then(|r| r.result.get("runs").cloned())
+        .unwrap_or_else(|| json!([]));
+    Ok(Json(runs))
 }
 
 async fn get_result(

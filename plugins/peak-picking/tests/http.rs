@@ -562,6 +562,11 @@ async fn concurrent_runs_are_both_kept_and_retries_are_kept_once() {
         .await
         .expect("load")
         .expect("stored");
+    let (status, history, _) = call(&h.router, get("/api/peak-picking/experiments/4/runs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history, stored.result["runs"]);
+    let (_, empty, _) = call(&h.router, get("/api/peak-picking/experiments/404/runs")).await;
+    assert_eq!(empty, json!([]));
     let mut ids: Vec<String> = stored.result["runs"]
         .as_array()
         .map(|r| {
