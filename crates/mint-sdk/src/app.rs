@@ -318,6 +318,7 @@ async fn require_user(req: Request, next: Next) -> Response {
     if let Some(ctx) = ctx {
         match ctx.current_user(&parts).await {
             Ok(user) => {
+                logging::note_current_user(&user.user_id);
                 parts.extensions.insert(user);
             }
             Err(err) => return err.into_response(),

@@ -284,10 +284,12 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
         }
-        match bound_context(parts)? {
-            Some(ctx) => ctx.current_user(parts).await,
-            None => Ok(CurrentUser::standalone()),
-        }
+        let user = match bound_context(parts)? {
+            Some(ctx) => ctx.current_user(parts).await?,
+            None => CurrentUser::standalone(),
+        };
+        crate::logging::note_current_user(&user.user_id);
+        Ok(user)
     }
 }
 

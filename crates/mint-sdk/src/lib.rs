@@ -46,18 +46,20 @@
 //! | `HealthStatus`, `PluginHealth`, `LifecycleHookResult` | [`HealthStatus`], [`PluginHealth`], [`LifecycleHookResult`] |
 //! | `get_plugin_logger(name)` | [`plugin_logger`] |
 //! | `PluginException` and its subclasses | [`PluginError`] variants: `Other`, `Validation`, `Permission`, `Configuration`, `Repository`, `NotFound`, `Conflict`, `Lifecycle` (+ `EventVeto`, `UnsupportedExperimentType`, `DesignDataOwnershipConflict`, `PlatformCompatibility`) |
+//! | `settings_model`, `settings`, `apply_settings`, `save_settings`, `get_configurable_settings()` | [`AnalysisPlugin::settings_model`] ([`SettingsModel`]), [`AnalysisPlugin::settings`], [`AnalysisPlugin::apply_settings`], [`AnalysisPlugin::save_settings`], [`AnalysisPlugin::configurable_settings`] |
+//! | `PluginDependency`, `require_context` | [`PluginDependency`] (extract with [`Injected`]), [`require_context`] (extract with [`RequireContext`]) |
 //! | `create_standalone_app(plugin)` | [`create_standalone_app`] → [`app::StandaloneApp`]; a binary's `main` calls [`app::run`] |
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
 //! | `auto_json_to_tree`, `auto_json_to_csv`, `auto_json_to_summary` (`TreeNode`); plugin `export_tree`/`export_csv`/`export_summary` | [`auto_json_to_tree`] (→ `Vec<`[`TreeNode`]`>`), [`auto_json_to_csv`], [`auto_json_to_summary`], helpers in [`export`]; [`AnalysisPlugin::export_tree`] and siblings |
 //!
-//! Not yet in this version (tracked on the project's issues): settings, frontend serving
-//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, migrations,
-//! the testing harness and `MINTClient`.
+//! Not yet in this version (tracked on the project's issues): frontend serving
+//! (`SPAStaticFiles`), migrations, the testing harness and `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod context;
+pub mod dependency;
 pub mod error;
 pub mod export;
 pub mod extract;
@@ -71,6 +73,7 @@ pub mod settings;
 
 pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
 pub use context::{CurrentUser, PlatformContext};
+pub use dependency::{Injected, PluginDependency, RequireContext, require_context};
 pub use error::{JsonObject, PluginError};
 pub use export::{TreeNode, auto_json_to_csv, auto_json_to_summary, auto_json_to_tree};
 pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};

@@ -28,7 +28,8 @@ pub(crate) struct Scope {
     pub request_id: Option<String>,
     pub method: Option<String>,
     pub path: Option<String>,
-    pub user_id: Option<String>,
+    /// Set once per request, when the user is resolved.
+    pub user_id: Arc<std::sync::OnceLock<String>>,
     pub fields: JsonObject,
 }
 
@@ -51,6 +52,11 @@ pub(crate) fn current_request_target() -> Option<(String, String)> {
 
 pub(crate) fn current_scope() -> Option<Scope> {
     SCOPE.try_with(Scope::clone).ok()
+}
+
+/// Records the authenticated user of the current request for the `user_id` log field.
+pub(crate) fn note_current_user(user_id: &str) {
+    let _ = SCOPE.try_with(|s| s.user_id.set(user_id.to_string()));
 }
 
 /// Runs `future` inside a request scope (used by the app's request-id layer).
@@ -149,8 +155,8 @@ impl PluginLogger {
             if let Some(id) = scope.request_id {
                 all.insert("request_id".into(), id.into());
             }
-            if let Some(user) = scope.user_id {
-                all.insert("user_id".into(), user.into());
+            if let Some(user) = scope.user_id.get() {
+                all.insert("user_id".into(), user.clone().into());
             }
             for (k, v) in scope.fields {
                 all.insert(k, v);
@@ -413,6 +419,28 @@ mod tests {
         let lines = capture(|| plugin_logger("demo").exception("boom", &err, None));
         assert_eq!(lines[0]["level"], "ERROR");
         assert_eq!(lines[0]["traceback"], "outer failed\ndisk full");
+    }
+
+    #[tokio::test]
+    async fn the_resolved_user_is_attached_to_lines_of_its_request() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(json_layer(LogSink::Buffer(buf.clone())).with_filter(EnvFilter::new("info")));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let scope = Scope {
+            request_id: Some("r7".into()),
+            ..Default::default()
+        };
+        in_scope(scope, async {
+            note_current_user("42");
+            plugin_logger("demo").info("as a user", None);
+        })
+        .await;
+        let text =
+            String::from_utf8_lossy(&buf.lock().map(|b| b.clone()).unwrap_or_default()).to_string();
+        let line: Value = serde_json::from_str(text.trim()).unwrap_or_default();
+        assert_eq!(line["user_id"], "42");
+        assert_eq!(line["request_id"], "r7");
     }
 
     #[tokio::test]
