@@ -429,7 +429,15 @@ async fn request_id_layer(mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
-    let mut response = logging::in_scope(scope, next.run(req)).await;
+    let span = tracing::info_span!(
+        target: "mint.sdk.request",
+        "request",
+        method = %method,
+        path = %path,
+        request_id = %id
+    );
+    let mut response =
+        tracing::Instrument::instrument(logging::in_scope(scope, next.run(req)), span).await;
     tracing::debug!(
         target: "mint.sdk.request",
         request_id = %id,

@@ -1200,6 +1200,20 @@ mod tests {
         assert!(!body.to_string().contains("hunter2"));
     }
 
+    #[cfg(feature = "anyhow")]
+    #[test]
+    fn anyhow_errors_become_the_hidden_500() {
+        fn fails() -> Result<(), PluginError> {
+            Err(anyhow::anyhow!("disk quota for /secret exceeded"))?;
+            Ok(())
+        }
+        let err = fails().expect_err("fails");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = err.envelope(None);
+        assert_eq!(body["code"], "internal.error");
+        assert!(!body.to_string().contains("secret"));
+    }
+
     #[test]
     fn decode_handles_every_body_form() {
         let versioned = PluginError::not_found("gone").envelope(Some("r9"));

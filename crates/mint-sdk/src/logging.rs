@@ -347,6 +347,19 @@ pub fn init_json_logging() {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
+/// An OpenTelemetry layer (feature `otel`): every `tracing` span — the SDK opens one named
+/// `request` per HTTP request, with `method`, `path` and `request_id` — goes to `tracer`.
+/// Build the tracer from your `opentelemetry_sdk` tracer provider and exporter.
+#[cfg(feature = "otel")]
+pub fn otel_layer<S, T>(tracer: T) -> tracing_opentelemetry::OpenTelemetryLayer<S, T>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    T: opentelemetry::trace::Tracer + 'static,
+    T::Span: Send + Sync,
+{
+    tracing_opentelemetry::layer().with_tracer(tracer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,5 +484,56 @@ mod tests {
         let line: Value = serde_json::from_str(text.trim()).unwrap_or_default();
         assert_eq!(line["request_id"], "abc");
         assert_eq!(line["experiment_id"], 7);
+    }
+}
+
+#[cfg(all(test, feature = "otel"))]
+mod otel_tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    #[derive(Debug, Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Collect {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            if let Ok(mut spans) = self.0.lock() {
+                spans.extend(batch);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn spans_reach_the_opentelemetry_tracer() {
+        let exporter = Collect::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber =
+            tracing_subscriber::registry().with(super::otel_layer(provider.tracer("mint-test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "request",
+                method = "GET",
+                path = "/api/x",
+                request_id = "r1"
+            );
+            let _entered = span.enter();
+        });
+        let _ = provider.force_flush();
+        let spans = exporter.0.lock().map(|s| s.clone()).unwrap_or_default();
+        let names: Vec<String> = spans.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(names, ["request"]);
+        assert!(
+            spans[0]
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "request_id")
+        );
     }
 }
