@@ -48,10 +48,11 @@
 //! | `PluginException` and its subclasses | [`PluginError`] variants: `Other`, `Validation`, `Permission`, `Configuration`, `Repository`, `NotFound`, `Conflict`, `Lifecycle` (+ `EventVeto`, `UnsupportedExperimentType`, `DesignDataOwnershipConflict`, `PlatformCompatibility`) |
 //! | `create_standalone_app(plugin)` | [`create_standalone_app`] → [`app::StandaloneApp`]; a binary's `main` calls [`app::run`] |
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
+//! | `SPAStaticFiles` | [`SpaStaticFiles`] (mounted at `{prefix}/` by [`app::StandaloneApp::router`]) |
 //!
-//! Not yet in this version (tracked on the project's issues): settings, frontend serving
-//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, export utilities, migrations,
-//! the testing harness and `MINTClient`.
+//! Not yet in this version (tracked on the project's issues): settings,
+//! `PluginDependency`/`require_context`, export utilities, migrations, the testing harness and
+//! `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -59,6 +60,7 @@ pub mod app;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod frontend;
 pub mod lifecycle;
 pub mod local_database;
 pub mod logging;
@@ -69,6 +71,7 @@ pub mod repositories;
 pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
 pub use context::{CurrentUser, PlatformContext};
 pub use error::{JsonObject, PluginError};
+pub use frontend::SpaStaticFiles;
 pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};
 pub use local_database::{LocalDatabase, LocalDatabaseConfig};
 pub use logging::{current_request_id, plugin_logger};
