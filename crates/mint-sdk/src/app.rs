@@ -29,7 +29,9 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::error::{JsonObject, PluginError, envelope_body, json_response, unexpected_envelope};
 use crate::extract::Json;
+use crate::frontend::SpaStaticFiles;
 use crate::logging::{self, Scope, current_request_id};
+use crate::models::RoutesPrefix;
 use crate::plugin::{AnalysisPlugin, BoundPlugin};
 
 /// The internal API version this SDK speaks (`MINT_PLATFORM_API_VERSION`).
@@ -58,6 +60,9 @@ pub struct StandaloneOptions {
     pub after_help: Option<String>,
     /// Environment used for mode detection instead of the process environment (tests).
     pub env: Option<HashMap<String, String>>,
+    /// Frontend directory served at `{prefix}/` instead of the plugin's `frontend_dir()`
+    /// (§1.2, §1.8; set by [`run`] from `--frontend-dir` / `MINT_PLUGIN_FRONTEND_DIR`).
+    pub frontend_dir: Option<PathBuf>,
 }
 
 impl Default for StandaloneOptions {
@@ -71,6 +76,7 @@ impl Default for StandaloneOptions {
             settings_path: None,
             after_help: None,
             env: None,
+            frontend_dir: None,
         }
     }
 }
@@ -89,11 +95,14 @@ impl StandaloneOptions {
 pub struct StandaloneApp {
     plugin: Arc<dyn AnalysisPlugin>,
     options: StandaloneOptions,
+    frontend: Option<(RoutesPrefix, SpaStaticFiles)>,
 }
 
-/// Builds the standalone app of `plugin`. Validates the metadata first (plugin.md §4).
+/// Builds the standalone app of `plugin`. Validates the metadata first (plugin.md §4), then the
+/// frontend directory, if any (§2).
 ///
-/// Errors: `PluginError::Validation` naming the bad metadata field.
+/// Errors: `PluginError::Validation` naming the bad metadata field; `PluginError::Configuration`
+/// (`config_key "frontend_dir"`) when the frontend directory has no `index.html`.
 pub fn create_standalone_app(
     plugin: Arc<dyn AnalysisPlugin>,
     options: StandaloneOptions,
@@ -105,7 +114,34 @@ pub fn create_standalone_app(
         .clone()
         .unwrap_or_else(|| crate::local_database::plugin_data_dir(&meta.name).join("config.json"));
     plugin.core().set_settings_path(Some(settings_path));
-    Ok(StandaloneApp { plugin, options })
+    let frontend = standalone_frontend(plugin.as_ref(), &options)?;
+    Ok(StandaloneApp {
+        plugin,
+        options,
+        frontend,
+    })
+}
+
+/// The frontend served at `{prefix}/` (§1.2): the `frontend_dir` option, else the plugin's
+/// `frontend_dir()`; validated now so a bad directory fails construction, not the first request.
+fn standalone_frontend(
+    plugin: &dyn AnalysisPlugin,
+    options: &StandaloneOptions,
+) -> Result<Option<(RoutesPrefix, SpaStaticFiles)>, PluginError> {
+    let Some(dir) = options
+        .frontend_dir
+        .clone()
+        .or_else(|| plugin.frontend_dir())
+    else {
+        return Ok(None);
+    };
+    let routes_prefix = plugin.metadata().routes_prefix;
+    let prefix = RoutesPrefix::parse(&routes_prefix).map_err(|e| {
+        PluginError::validation(format!("Invalid routes_prefix: {e}"))
+            .with_field("routes_prefix")
+            .with_value(routes_prefix.clone())
+    })?;
+    Ok(Some((prefix, SpaStaticFiles::new(&dir)?)))
 }
 
 impl StandaloneApp {
@@ -137,6 +173,11 @@ impl StandaloneApp {
                     .unwrap_or_default(),
                 plugin_name: self.options.env_var("MINT_PLUGIN_NAME").unwrap_or_default(),
             }));
+        // The frontend at `{prefix}/`, outside `/api` (§1.2).
+        let router = match &self.frontend {
+            Some((prefix, files)) => router.merge(files.router(prefix)),
+            None => router,
+        };
         let router = with_sdk_layers(router, self.options.max_upload_bytes);
         if self.options.cors {
             router.layer(cors_layer(self.options.cors_origins.as_deref()))
@@ -705,12 +746,17 @@ struct ServeArgs {
     /// Directory of the plugin's SQLite database (default ~/.mint/plugins/<name>).
     #[arg(long, env = "MINT_PLUGIN_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Built frontend served at `{prefix}/` (default: the plugin's `frontend_dir()`).
+    // An OsString, not a PathBuf: clap refuses an empty PathBuf, but an empty variable means unset.
+    #[arg(long, env = "MINT_PLUGIN_FRONTEND_DIR")]
+    frontend_dir: Option<std::ffi::OsString>,
 }
 
 /// The entry of every plugin binary: `fn main() -> ExitCode { mint_sdk::app::run(plugin) }`.
 ///
-/// Argv: `[serve] [--host H] [--port P] [--data-dir DIR]` (flags beat `MINT_PLUGIN_HOST`,
-/// `MINT_PLUGIN_PORT`, `MINT_PLUGIN_DATA_DIR`; defaults `127.0.0.1:8003`), or `metadata --json`.
+/// Argv: `[serve] [--host H] [--port P] [--data-dir DIR] [--frontend-dir DIR]` (flags beat
+/// `MINT_PLUGIN_HOST`, `MINT_PLUGIN_PORT`, `MINT_PLUGIN_DATA_DIR`, `MINT_PLUGIN_FRONTEND_DIR`;
+/// defaults `127.0.0.1:8003`, frontend from `frontend_dir()`), or `metadata --json`.
 /// Exit codes: 0 after a clean stop, 1 when start or serve fails, 2 on a usage error.
 pub fn run(plugin: Arc<dyn AnalysisPlugin>) -> ExitCode {
     run_with(plugin, StandaloneOptions::default())
@@ -776,6 +822,9 @@ pub fn run_with(plugin: Arc<dyn AnalysisPlugin>, options: StandaloneOptions) -> 
     let mut options = options;
     if serve.data_dir.is_some() {
         options.data_dir = serve.data_dir;
+    }
+    if let Some(dir) = serve.frontend_dir.filter(|d| !d.is_empty()) {
+        options.frontend_dir = Some(PathBuf::from(dir));
     }
     let result = runtime.block_on(async move {
         let app = create_standalone_app(plugin, options)?;

@@ -51,9 +51,10 @@
 //! | `create_standalone_app(plugin)` | [`create_standalone_app`] → [`app::StandaloneApp`]; a binary's `main` calls [`app::run`] |
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
 //! | `auto_json_to_tree`, `auto_json_to_csv`, `auto_json_to_summary` (`TreeNode`); plugin `export_tree`/`export_csv`/`export_summary` | [`auto_json_to_tree`] (→ `Vec<`[`TreeNode`]`>`), [`auto_json_to_csv`], [`auto_json_to_summary`], helpers in [`export`]; [`AnalysisPlugin::export_tree`] and siblings |
+//! | `SPAStaticFiles` | [`SpaStaticFiles`] (mounted at `{prefix}/` by [`app::StandaloneApp::router`]) |
 //!
-//! Not yet in this version (tracked on the project's issues): frontend serving
-//! (`SPAStaticFiles`), migrations, the testing harness and `MINTClient`.
+//! Not yet in this version (tracked on the project's issues): migrations, the testing harness
+//! and `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -63,6 +64,7 @@ pub mod dependency;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod frontend;
 pub mod lifecycle;
 pub mod local_database;
 pub mod logging;
@@ -76,6 +78,7 @@ pub use context::{CurrentUser, PlatformContext};
 pub use dependency::{Injected, PluginDependency, RequireContext, require_context};
 pub use error::{JsonObject, PluginError};
 pub use export::{TreeNode, auto_json_to_csv, auto_json_to_summary, auto_json_to_tree};
+pub use frontend::SpaStaticFiles;
 pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};
 pub use local_database::{LocalDatabase, LocalDatabaseConfig};
 pub use logging::{current_request_id, plugin_logger};

@@ -147,3 +147,87 @@ fn an_unusable_port_fails_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Cannot listen"));
 }
+
+/// GET `path` on the local port; the whole reply (head and body).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("writes");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reads");
+    reply
+}
+
+/// Serves with `args` and `env`, then returns the reply to `GET /hello-mint/`.
+fn frontend_root_reply(args: &[&std::ffi::OsStr], env: &[(&str, &std::ffi::OsStr)]) -> String {
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(data.path())
+        .args(args)
+        .env_remove("MINT_PLUGIN_FRONTEND_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawns");
+    assert!(wait_listening(&mut child, port), "serves");
+    let reply = http_get(port, "/hello-mint/");
+    assert_eq!(terminate(&mut child), Some(0));
+    reply
+}
+
+fn frontend(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), text).expect("write");
+    dir
+}
+
+#[test]
+fn frontend_dir_flag_beats_the_environment() {
+    let flag = frontend("FROM FLAG");
+    let env = frontend("FROM ENV");
+    let reply = frontend_root_reply(
+        &["--frontend-dir".as_ref(), flag.path().as_os_str()],
+        &[("MINT_PLUGIN_FRONTEND_DIR", env.path().as_os_str())],
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with("FROM FLAG"), "{reply}");
+    let reply = frontend_root_reply(&[], &[("MINT_PLUGIN_FRONTEND_DIR", env.path().as_os_str())]);
+    assert!(reply.ends_with("FROM ENV"), "{reply}");
+}
+
+#[test]
+fn without_frontend_dir_the_plugin_serves_no_frontend() {
+    // hello-mint ships no frontend/dist; an empty variable counts as unset.
+    for env in [&[][..], &[("MINT_PLUGIN_FRONTEND_DIR", "".as_ref())][..]] {
+        let reply = frontend_root_reply(&[], env);
+        assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    }
+}
+
+#[test]
+fn a_frontend_dir_without_index_html_fails_with_exit_1() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["--port", &free_port().to_string(), "--data-dir"])
+        .arg(data.path())
+        .arg("--frontend-dir")
+        .arg(empty.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("index.html"), "{stderr}");
+}
