@@ -48,10 +48,14 @@
 //! | `PluginException` and its subclasses | [`PluginError`] variants: `Other`, `Validation`, `Permission`, `Configuration`, `Repository`, `NotFound`, `Conflict`, `Lifecycle` (+ `EventVeto`, `UnsupportedExperimentType`, `DesignDataOwnershipConflict`, `PlatformCompatibility`) |
 //! | `create_standalone_app(plugin)` | [`create_standalone_app`] → [`app::StandaloneApp`]; a binary's `main` calls [`app::run`] |
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
+//! | `mint_sdk.testing.RecordingContext` | `mint_sdk::testing::RecordingContext` (feature `testing`) |
+//! | `mint_sdk.testing.make_test_plugin(**options)` | `mint_sdk::testing::make_test_plugin(TestPluginOptions)` → `TestPluginSpec::build()` (feature `testing`) |
+//! | `mint_sdk.testing.build_test_app(plugin)` | `mint_sdk::testing::build_test_app(plugin, cors)` (feature `testing`) |
+//! | `mint_sdk.testing.write_standalone_plugin_module(dir, …)` | `mint_sdk::testing::write_standalone_plugin_module(dir, &StandaloneModuleOptions)` + the `mint-test-plugin` binary (feature `testing`) |
 //!
 //! Not yet in this version (tracked on the project's issues): settings, frontend serving
-//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, export utilities, migrations,
-//! the testing harness and `MINTClient`.
+//! (`SPAStaticFiles`), `PluginDependency`/`require_context`, export utilities, migrations
+//! and `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -65,6 +69,8 @@ pub mod logging;
 pub mod models;
 pub mod plugin;
 pub mod repositories;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
 pub use context::{CurrentUser, PlatformContext};
