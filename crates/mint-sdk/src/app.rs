@@ -291,7 +291,8 @@ impl StandaloneApp {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or (Unix) SIGTERM: the graceful-stop trigger of every SDK server.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -52,9 +52,12 @@
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
 //! | `auto_json_to_tree`, `auto_json_to_csv`, `auto_json_to_summary` (`TreeNode`); plugin `export_tree`/`export_csv`/`export_summary` | [`auto_json_to_tree`] (→ `Vec<`[`TreeNode`]`>`), [`auto_json_to_csv`], [`auto_json_to_summary`], helpers in [`export`]; [`AnalysisPlugin::export_tree`] and siblings |
 //! | `SPAStaticFiles` | [`SpaStaticFiles`] (mounted at `{prefix}/` by [`app::StandaloneApp::router`]) |
+//! | `mint_sdk.testing.RecordingContext` | `mint_sdk::testing::RecordingContext` (feature `testing`) |
+//! | `mint_sdk.testing.make_test_plugin(**options)` | `mint_sdk::testing::make_test_plugin(TestPluginOptions)` → `TestPluginSpec::build()` (feature `testing`) |
+//! | `mint_sdk.testing.build_test_app(plugin)` | `mint_sdk::testing::build_test_app(plugin, cors)` (feature `testing`) |
+//! | `mint_sdk.testing.write_standalone_plugin_module(dir, …)` | `mint_sdk::testing::write_standalone_plugin_module(dir, &StandaloneModuleOptions)` + the `mint-test-plugin` binary (feature `testing`) |
 //!
-//! Not yet in this version (tracked on the project's issues): migrations, the testing harness
-//! and `MINTClient`.
+//! Not yet in this version (tracked on the project's issues): migrations and `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -72,6 +75,8 @@ pub mod models;
 pub mod plugin;
 pub mod repositories;
 pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::{StandaloneApp, StandaloneOptions, create_standalone_app};
 pub use context::{CurrentUser, PlatformContext};

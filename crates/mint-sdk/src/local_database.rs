@@ -23,8 +23,8 @@ use sea_orm::{
 use crate::error::{JsonObject, PluginError};
 use crate::models::PluginType;
 use crate::repositories::{
-    DesignData, PluginAnalysisResult, PluginDataRepository, foreign_plugin_error, now_utc,
-    timestamp,
+    DesignData, PluginAnalysisResult, PluginDataRepository, analysis_cannot_write_design_data,
+    design_cannot_write_analysis_results, foreign_plugin_error, now_utc, timestamp,
 };
 
 /// Where and how a [`LocalDatabase`] stores its file (§9).
@@ -307,10 +307,7 @@ impl PluginDataRepository for StandaloneDataRepository {
         schema_version: &str,
     ) -> Result<DesignData, PluginError> {
         if self.plugin_type != PluginType::ExperimentDesign {
-            return Err(
-                PluginError::permission("Analysis plugins cannot write design data")
-                    .with_required_permission("design_data.write"),
-            );
+            return Err(analysis_cannot_write_design_data());
         }
         self.check_owner(plugin_id, "design_data.self")?;
         let txn = self.db.session().await?;
@@ -372,10 +369,7 @@ impl PluginDataRepository for StandaloneDataRepository {
 
     async fn delete_experiment_data(&self, experiment_id: i64) -> Result<bool, PluginError> {
         if self.plugin_type != PluginType::ExperimentDesign {
-            return Err(
-                PluginError::permission("Analysis plugins cannot write design data")
-                    .with_required_permission("design_data.write"),
-            );
+            return Err(analysis_cannot_write_design_data());
         }
         let txn = self.db.session().await?;
         let owner = txn
@@ -406,10 +400,7 @@ impl PluginDataRepository for StandaloneDataRepository {
         result: JsonObject,
     ) -> Result<PluginAnalysisResult, PluginError> {
         if self.plugin_type != PluginType::Analysis {
-            return Err(PluginError::permission(
-                "Experiment-design plugins cannot write analysis results",
-            )
-            .with_required_permission("analysis_results.write"));
+            return Err(design_cannot_write_analysis_results());
         }
         self.check_owner(plugin_id, "analysis_results.self")?;
         let now = timestamp::format(&now_utc());

@@ -390,6 +390,19 @@ pub fn analysis_cannot_modify_experiments() -> PluginError {
         .with_required_permission("experiment:write")
 }
 
+/// The permission error of an analysis plugin writing design data (§5.2, plugin.md §3).
+pub fn analysis_cannot_write_design_data() -> PluginError {
+    PluginError::permission("Analysis plugins cannot write design data")
+        .with_required_permission("design_data.write")
+}
+
+/// The permission error of an experiment-design plugin writing an analysis result (§5.2,
+/// plugin.md §3).
+pub fn design_cannot_write_analysis_results() -> PluginError {
+    PluginError::permission("Experiment-design plugins cannot write analysis results")
+        .with_required_permission("analysis_results.write")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

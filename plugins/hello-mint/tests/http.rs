@@ -1,19 +1,14 @@
-//! hello-mint through HTTP, standalone and with a platform context.
+//! hello-mint through HTTP, standalone and on an in-memory platform (`RecordingContext`).
 
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use hello_mint::HelloMintPlugin;
 use http_body_util::BodyExt;
-use mint_sdk::context::PlatformContextImpl;
-use mint_sdk::repositories::{ExperimentFilter, ExperimentUpdate, NewExperiment, now_utc};
 use mint_sdk::serde_json::{Value, json};
-use mint_sdk::{
-    AnalysisPlugin, CurrentUser, Experiment, ExperimentRepository, JsonObject, PlatformContext,
-    PluginError, StandaloneOptions, create_standalone_app,
-};
+use mint_sdk::testing::RecordingContext;
+use mint_sdk::{AnalysisPlugin, JsonObject, PluginType, StandaloneOptions, create_standalone_app};
 use tower::ServiceExt;
 
 async fn get(plugin: Arc<HelloMintPlugin>, uri: &str) -> (StatusCode, Value) {
@@ -66,122 +61,105 @@ async fn a_non_numeric_experiment_id_is_a_422() {
     assert_eq!(body["details"][0]["message"], "'abc' is not an integer");
 }
 
-/// A platform context holding a fixed list of experiments.
-struct Platform {
-    experiments: Vec<Experiment>,
+/// hello-mint on an in-memory platform holding experiment 7, as the analysis plugin it is.
+fn recording_context() -> RecordingContext {
+    RecordingContext::builder()
+        .plugin_id("hello-mint")
+        .plugin_type(PluginType::Analysis)
+        .experiments([json!({
+            "id": 7, "name": "TCA cycle standards", "experiment_type": "lcms",
+            "status": "ongoing", "created_by": 1, "project": "Metabolomics"
+        })])
+        .build()
+        .expect("valid seeds")
 }
 
-#[mint_sdk::async_trait]
-impl ExperimentRepository for Platform {
-    async fn get_by_id(&self, id: i64) -> Result<Option<Experiment>, PluginError> {
-        Ok(self.experiments.iter().find(|e| e.id == id).cloned())
-    }
-    async fn list_all(&self, _f: ExperimentFilter) -> Result<(Vec<Experiment>, u64), PluginError> {
-        Ok((self.experiments.clone(), self.experiments.len() as u64))
-    }
-    async fn create(&self, _e: NewExperiment) -> Result<Experiment, PluginError> {
-        Err(mint_sdk::repositories::analysis_cannot_modify_experiments())
-    }
-    async fn update(
-        &self,
-        _id: i64,
-        _u: ExperimentUpdate,
-    ) -> Result<Option<Experiment>, PluginError> {
-        Err(mint_sdk::repositories::analysis_cannot_modify_experiments())
-    }
-    async fn delete(&self, _id: i64) -> Result<bool, PluginError> {
-        Err(mint_sdk::repositories::analysis_cannot_modify_experiments())
-    }
-    async fn has_design_data(&self, _id: i64) -> Result<bool, PluginError> {
-        Ok(false)
-    }
-}
-
-struct Context(Arc<Platform>);
-
-#[mint_sdk::async_trait]
-impl PlatformContextImpl for Context {
-    fn plugin_id(&self) -> Option<String> {
-        Some("hello-mint".into())
-    }
-    fn is_authenticated(&self) -> bool {
-        false
-    }
-    async fn resolve_user(&self, _parts: &Parts) -> Result<Option<CurrentUser>, PluginError> {
-        Ok(None)
-    }
-    fn user_repository(&self) -> Option<Arc<dyn mint_sdk::UserRepository>> {
-        None
-    }
-    fn experiment_repository(&self) -> Option<Arc<dyn ExperimentRepository>> {
-        Some(self.0.clone())
-    }
-    fn plugin_data_repository(&self) -> Option<Arc<dyn mint_sdk::PluginDataRepository>> {
-        None
-    }
-    fn plugin_role_repository(&self) -> Option<Arc<dyn mint_sdk::PluginRoleRepository>> {
-        None
-    }
-    fn config(&self) -> mint_sdk::PlatformConfig {
-        JsonObject::new()
-    }
-    async fn plugin_config(&self) -> Result<JsonObject, PluginError> {
-        Ok(JsonObject::new())
-    }
-    async fn set_plugin_config(&self, _s: JsonObject, _k: Vec<String>) -> Result<(), PluginError> {
-        Ok(())
-    }
-    async fn shared_db_session(
-        &self,
-    ) -> Result<mint_sdk::sea_orm::DatabaseTransaction, PluginError> {
-        Err(PluginError::configuration("not provided"))
-    }
-}
-
-fn integrated_plugin() -> Arc<HelloMintPlugin> {
-    let experiment = Experiment {
-        id: 7,
-        name: "TCA cycle standards".into(),
-        experiment_type: "lcms".into(),
-        status: "ongoing".into(),
-        created_at: now_utc(),
-        updated_at: now_utc(),
-        created_by: Some(1),
-        parent_experiment_id: None,
-        project: Some("Metabolomics".into()),
-        notes: None,
-        tags: JsonObject::new(),
-        custom_metadata: JsonObject::new(),
-        start_date: None,
-        end_date: None,
-    };
+/// hello-mint started the way a host starts it: context bound into the core, then `initialize`.
+async fn integrated_plugin(ctx: &RecordingContext) -> Arc<HelloMintPlugin> {
     let plugin = Arc::new(HelloMintPlugin::new());
-    let platform = Arc::new(Platform {
-        experiments: vec![experiment],
-    });
+    plugin.core().bind_context(Some(ctx.context()));
     plugin
-        .core()
-        .bind_context(Some(PlatformContext::new(Context(platform))));
+        .initialize(Some(ctx.context()))
+        .await
+        .expect("initialize");
     plugin
 }
 
 #[tokio::test]
 async fn integrated_experiment_is_read_through_the_repository() {
-    let (status, body) = get(integrated_plugin(), "/api/hello-mint/experiments/7").await;
+    let ctx = recording_context();
+    let (status, body) = get(
+        integrated_plugin(&ctx).await,
+        "/api/hello-mint/experiments/7",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
         json!({"experiment_id": 7, "name": "TCA cycle standards", "status": "ongoing", "experiment_type": "lcms"})
     );
+    let calls = ctx.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].method, "experiments.get_by_id");
+    assert_eq!(calls[0].args["experiment_id"], 7);
 }
 
 #[tokio::test]
 async fn an_unknown_experiment_is_a_404_envelope() {
-    let (status, body) = get(integrated_plugin(), "/api/hello-mint/experiments/8").await;
+    let (status, body) = get(
+        integrated_plugin(&recording_context()).await,
+        "/api/hello-mint/experiments/8",
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "NOT_FOUND");
     assert_eq!(
         body["details"],
         json!({"entity_id": "8", "operation": "get", "entity": "experiment"})
     );
+}
+
+#[tokio::test]
+async fn an_analysis_result_is_saved_then_loaded_through_the_platform() {
+    let ctx = recording_context();
+    let plugin = integrated_plugin(&ctx).await;
+    let result = json!({"peaks": 12, "summary": "ok"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let saved = plugin
+        .save_analysis(7, result.clone())
+        .await
+        .expect("analysis plugins may write results")
+        .expect("the platform stores it");
+    assert_eq!(
+        (saved.experiment_id, saved.plugin_id.as_str()),
+        (7, "hello-mint")
+    );
+    let loaded = plugin.load_analysis(7).await.expect("load");
+    assert_eq!(loaded.as_ref().map(|r| &r.result), Some(&result));
+    assert_eq!(ctx.analysis_results(), [saved]);
+    let methods: Vec<String> = ctx.calls().into_iter().map(|c| c.method).collect();
+    assert_eq!(
+        methods,
+        [
+            "plugin_data.save_analysis_result",
+            "plugin_data.get_analysis_result"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_design_data_write_is_refused_with_403() {
+    let ctx = recording_context();
+    let plugin = integrated_plugin(&ctx).await;
+    let err = plugin
+        .save_design(7, JsonObject::new(), None)
+        .await
+        .expect_err("an analysis plugin cannot write design data");
+    assert_eq!(err.status(), StatusCode::FORBIDDEN);
+    assert_eq!(err.code(), "PERMISSION_DENIED");
+    assert_eq!(err.details()["required_permission"], "design_data.write");
+    assert!(ctx.design_data().is_empty());
+    assert_eq!(ctx.calls()[0].method, "plugin_data.save_experiment_data");
 }
