@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
+use crate::context::PlatformContext;
 use crate::error::{JsonObject, PluginError, envelope_body, json_response, unexpected_envelope};
 use crate::extract::Json;
 use crate::frontend::SpaStaticFiles;
@@ -53,7 +54,8 @@ pub struct StandaloneOptions {
     pub max_upload_bytes: usize,
     /// Directory of the standalone database (default `~/.mint/plugins/<safe name>`).
     pub data_dir: Option<PathBuf>,
-    /// The standalone settings file (default `~/.mint/plugins/<safe name>/config.json`).
+    /// The standalone settings file (default `<data_dir>/config.json`, else
+    /// `~/.mint/plugins/<safe name>/config.json`).
     pub settings_path: Option<PathBuf>,
     /// Extra text for the plugin binary's `--help` (e.g. the plugin's own environment
     /// variables); default: the SDK's logging note.
@@ -109,10 +111,14 @@ pub fn create_standalone_app(
 ) -> Result<StandaloneApp, PluginError> {
     let meta = plugin.metadata();
     meta.validate()?;
-    let settings_path = options
-        .settings_path
-        .clone()
-        .unwrap_or_else(|| crate::local_database::plugin_data_dir(&meta.name).join("config.json"));
+    // The settings file lives next to the database when a data directory is given.
+    let settings_path = options.settings_path.clone().unwrap_or_else(|| {
+        options
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| crate::local_database::plugin_data_dir(&meta.name))
+            .join("config.json")
+    });
     plugin.core().set_settings_path(Some(settings_path));
     let frontend = standalone_frontend(plugin.as_ref(), &options)?;
     Ok(StandaloneApp {
@@ -292,6 +298,33 @@ impl StandaloneApp {
 }
 
 /// Resolves on Ctrl-C or (Unix) SIGTERM: the graceful-stop trigger of every SDK server.
+/// Starts `plugin` the way an integrated host does (app-testing-export.md §1.6 steps 5–6):
+/// binds `context`, applies the settings the platform stores for the plugin (when it has a
+/// settings model), then awaits `initialize(Some(context))`. The platform's in-process loader
+/// and tests with a `RecordingContext` use it.
+///
+/// Errors: invalid stored settings (`Configuration`, key `settings`) or `initialize`'s error;
+/// on an `initialize` error `shutdown` has been called.
+pub async fn start_integrated(
+    plugin: &dyn AnalysisPlugin,
+    context: PlatformContext,
+) -> Result<(), PluginError> {
+    plugin.core().bind_context(Some(context.clone()));
+    if plugin.settings_model().is_some() {
+        let stored = context.plugin_config().await?;
+        plugin.apply_settings(&Value::Object(stored)).map_err(|e| {
+            PluginError::configuration(format!("Stored settings are invalid: {e}"))
+                .with_config_key("settings")
+        })?;
+    }
+    plugin.core().mark_initialization_started();
+    if let Err(err) = plugin.initialize(Some(context)).await {
+        let _ = plugin.shutdown().await;
+        return Err(err);
+    }
+    Ok(())
+}
+
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

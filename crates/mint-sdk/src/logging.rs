@@ -91,7 +91,18 @@ pub struct PluginLogger {
     logger: Arc<str>,
 }
 
-/// Returns the logger of plugin `name` (§8).
+/// Returns the logger of plugin `name` (§8): pass the plugin id, `metadata().name`, so log lines
+/// carry the same `plugin` value the platform uses.
+///
+/// ```
+/// use mint_sdk::plugin_logger;
+/// let log = plugin_logger("Sample Tracker");
+/// let mut fields = mint_sdk::JsonObject::new();
+/// fields.insert("experiment_id".into(), 7.into());
+/// fields.insert("samples".into(), 12.into());
+/// log.info("saved samples", Some(fields));
+/// assert_eq!(log.logger_name(), "mint.plugin.Sample Tracker");
+/// ```
 pub fn plugin_logger(name: &str) -> PluginLogger {
     PluginLogger {
         name: name.into(),

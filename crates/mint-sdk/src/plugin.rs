@@ -226,8 +226,22 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         None
     }
 
-    /// Whether the SDK mounts its settings routes at `/api{prefix}/settings` (default true;
-    /// only with a settings model).
+    /// Whether the SDK mounts its settings routes (default true; only with a settings model).
+    ///
+    /// The routes, under `/api{prefix}/settings` (app-testing-export.md §1.4):
+    /// - `GET` → `{"settings": {…}, "mode": "standalone"|"integrated"}` (secret fields `null`);
+    /// - `PUT` (the whole settings object) → [`save_settings`](Self::save_settings), answers the
+    ///   `GET` shape; invalid values → `422` with code `validation.error` and
+    ///   `details: [{"field", "message": "Invalid value", "type": "value_error"}]` (the input is
+    ///   never echoed);
+    /// - `POST /reset` → saves the model's defaults, `{"success": true, "settings", "mode"}`;
+    /// - `GET /schema` → `{"groups": [{"id": "settings", "label", "columns": 1, "fields":
+    ///   configurable_settings()}]}`;
+    /// - `GET /mode` → `{"mode", "has_database"}`.
+    ///
+    /// Integrated, reading needs the platform permission `plugins.view` and changing needs
+    /// `plugins.configure` (403 `Missing permission: <perm>`; platform admins pass); standalone
+    /// they are open.
     fn sdk_settings_routes(&self) -> bool {
         true
     }
@@ -383,7 +397,13 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
     // ----- provided: convenience persistence (plugin.md §6.4) ---------------------------------
 
     /// Upserts the experiment's design data owned by this plugin. `schema_version` `None` or
-    /// empty uses `metadata().schema_version`. `None` when there is no store.
+    /// empty uses `metadata().schema_version`. `None` when there is no store (standalone
+    /// before `setup_standalone_db`, or integrated without `requires_database`) — a handler
+    /// should then answer an error, e.g. `PluginError::configuration`.
+    ///
+    /// Errors: only experiment-design plugins may write design data — others get
+    /// `Permission` (403, `required_permission` `design_data.write`); design data owned by
+    /// another plugin is a 409 `DESIGN_DATA_OWNERSHIP_CONFLICT`.
     async fn save_design(
         &self,
         experiment_id: i64,
@@ -420,7 +440,10 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         }
     }
 
-    /// Upserts this plugin's analysis result for the experiment.
+    /// Upserts this plugin's analysis result for the experiment (`None` when there is no store).
+    ///
+    /// Errors: only analysis plugins may write analysis results — experiment-design plugins get
+    /// `Permission` (403, `required_permission` `analysis_results.write`).
     async fn save_analysis(
         &self,
         experiment_id: i64,
@@ -494,7 +517,12 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         let mut v = json!(self.metadata());
         if let Some(obj) = v.as_object_mut() {
             obj.insert("migrations".into(), json!([]));
-            obj.insert("settings_schema".into(), Value::Null);
+            obj.insert(
+                "settings_schema".into(),
+                self.settings_model()
+                    .map(|m| m.schema().clone())
+                    .unwrap_or(Value::Null),
+            );
         }
         v
     }

@@ -25,6 +25,41 @@ use crate::error::{JsonObject, PluginError};
 type Normalizer = dyn Fn(&Value) -> Result<Value, PluginError> + Send + Sync;
 
 /// A plugin's settings type, erased: its JSON Schema and a validating normalizer.
+///
+/// Defaults come from serde (`#[serde(default = "…")]`), bounds from schemars
+/// (`#[schemars(range(min = …, max = …))]`), descriptions from doc comments, and secrets from
+/// `#[schemars(extend("x-mint-secret" = true))]`. Through the SDK's re-export, tell the derive
+/// where schemars lives with `#[schemars(crate = "mint_sdk::schemars")]` (or depend on
+/// `schemars = "1"` yourself).
+///
+/// ```
+/// use mint_sdk::schemars::JsonSchema;
+/// use mint_sdk::SettingsModel;
+/// use serde::{Deserialize, Serialize};
+///
+/// fn default_max() -> u32 { 96 }
+///
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// #[schemars(crate = "mint_sdk::schemars")]
+/// struct TrackerSettings {
+///     /// Most samples per experiment
+///     #[serde(default = "default_max")]
+///     #[schemars(range(min = 1, max = 384))]
+///     max_samples: u32,
+///     /// Token for the LIMS
+///     #[serde(default)]
+///     #[schemars(extend("x-mint-secret" = true))]
+///     lims_token: Option<String>,
+/// }
+///
+/// let model = SettingsModel::of::<TrackerSettings>();
+/// assert_eq!(model.defaults().unwrap()["max_samples"], 96);
+/// assert!(model.validate(&serde_json::json!({"max_samples": 500})).is_err());
+/// assert_eq!(model.secret_keys(), ["lims_token"]);
+/// let form = model.configurable_settings();
+/// assert_eq!(form[0]["max"], 384);
+/// assert_eq!(form[1]["secret"], true);
+/// ```
 #[derive(Clone)]
 pub struct SettingsModel {
     schema: Arc<Value>,
@@ -173,6 +208,9 @@ impl SettingsModel {
                 }
                 if let Some(max) = schema.get("maximum") {
                     entry.insert("max".into(), max.clone());
+                }
+                if schema.get("x-mint-secret") == Some(&Value::Bool(true)) {
+                    entry.insert("secret".into(), true.into());
                 }
                 entry
             })

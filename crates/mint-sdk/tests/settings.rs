@@ -282,8 +282,34 @@ async fn reset_schema_and_mode_routes() {
     assert_eq!(body["groups"][0]["columns"], 1);
     assert_eq!(body["groups"][0]["fields"][0]["key"], "threshold");
     assert_eq!(body["groups"][0]["fields"][0]["max"], 1);
+    assert_eq!(body["groups"][0]["fields"][2]["secret"], true);
     let (_, body, _) = call(&s.router, "GET", "/api/tuned/settings/mode", None).await;
     assert_eq!(body, json!({"mode": "standalone", "has_database": false}));
+}
+
+#[test]
+fn the_manifest_carries_the_settings_schema() {
+    let manifest = plugin(true).manifest();
+    assert_eq!(
+        manifest["settings_schema"]["properties"]["threshold"]["maximum"],
+        1
+    );
+    assert_eq!(plugin(false).manifest()["settings_schema"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_settings_file_follows_the_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = plugin(true);
+    let options = StandaloneOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let _app = create_standalone_app(p.clone(), options).expect("app");
+    p.save_settings(json!({"threshold": 0.5}))
+        .await
+        .expect("save");
+    assert!(dir.path().join("config.json").exists());
 }
 
 #[tokio::test]

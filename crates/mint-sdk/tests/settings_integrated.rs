@@ -132,3 +132,28 @@ async fn settings_routes_need_platform_permissions() {
     assert_eq!(body["settings"], json!({"max_targets": 3, "token": null}));
     assert_eq!(ctx.plugin_config()["token"], "s");
 }
+
+#[tokio::test]
+async fn an_integrated_start_applies_the_platforms_stored_settings() {
+    let ctx = RecordingContext::builder()
+        .plugin_id("limited")
+        .plugin_config(json!({"max_targets": 42}))
+        .build()
+        .expect("context");
+    let plugin = Limited(PluginCore::new());
+    mint_sdk::app::start_integrated(&plugin, ctx.context())
+        .await
+        .expect("start");
+    assert!(!plugin.is_standalone());
+    assert_eq!(plugin.settings().expect("settings")["max_targets"], 42);
+
+    let bad = RecordingContext::builder()
+        .plugin_id("limited")
+        .plugin_config(json!({"max_targets": "many"}))
+        .build()
+        .expect("context");
+    let err = mint_sdk::app::start_integrated(&Limited(PluginCore::new()), bad.context())
+        .await
+        .expect_err("invalid stored settings");
+    assert_eq!(err.code(), "CONFIGURATION_ERROR");
+}
