@@ -57,6 +57,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets `#[mint_sdk::migration]` expansions (which name `::mint_sdk`) work inside this crate.
+extern crate self as mint_sdk;
+
 pub mod app;
 pub mod context;
 pub mod dependency;
@@ -66,6 +69,7 @@ pub mod extract;
 pub mod lifecycle;
 pub mod local_database;
 pub mod logging;
+pub mod migrations;
 pub mod models;
 pub mod plugin;
 pub mod repositories;
@@ -79,6 +83,13 @@ pub use export::{TreeNode, auto_json_to_csv, auto_json_to_summary, auto_json_to_
 pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};
 pub use local_database::{LocalDatabase, LocalDatabaseConfig};
 pub use logging::{current_request_id, plugin_logger};
+pub use migrations::{
+    Column, Dialect, MigrationError, MigrationOps, MigrationResult, MigrationRunner,
+    PluginMigration, TableDef,
+};
+/// Marks `impl PluginMigration for X { … }` as a migration: compile-time checksum,
+/// `has_downgrade()`, and `async_trait` (migrations.md §4.4).
+pub use mint_sdk_macros::migration;
 pub use models::{PluginCapabilities, PluginMetadata, PluginType, RoutesPrefix, derive_slug};
 pub use plugin::{AnalysisPlugin, PluginCore};
 pub use repositories::{
