@@ -642,7 +642,10 @@ fn identical_migrations_at_different_lines_have_equal_checksums() {
         original::CreatePanels.checksum()
     );
     // Pinned: the same tokens must give this digest in every build and on every toolchain.
-    assert_eq!(original::AddColor.checksum(), "72026121760fea870f2ffc61f8817db9c4772965a8e608d8ad402603525d335c");
+    assert_eq!(
+        original::AddColor.checksum(),
+        "72026121760fea870f2ffc61f8817db9c4772965a8e608d8ad402603525d335c"
+    );
 }
 
 async fn accepted_checksums_bless_a_stored_checksum_case(db: &TestDb) {

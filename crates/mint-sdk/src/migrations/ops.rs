@@ -297,30 +297,26 @@ impl<'a> MigrationOps<'a> {
         Ok(())
     }
 
-    /// Drops `column`; a no-op when it is absent. PostgreSQL: `ALTER TABLE t DROP COLUMN IF
-    /// EXISTS "c"` (indexes using it go too). SQLite: rebuilds the table without it (rows,
+    /// Drops `column`; a no-op when it (or its table) is absent. PostgreSQL: `ALTER TABLE IF
+    /// EXISTS t DROP COLUMN IF EXISTS "c"` (indexes using it go too). SQLite: rebuilds the table without it (rows,
     /// NOT NULL, defaults, primary key, UNIQUE constraints and indexes kept; an index that used
     /// the column is dropped).
     ///
     /// Errors: `Destructive` unless the migration is destructive (no SQL sent); SQLite
     /// `Unsupported` for a table with foreign keys (either direction), a composite primary
-    /// key, generated columns or `WITHOUT ROWID` (table unchanged); `Database` for a missing
-    /// table.
+    /// key, generated columns or `WITHOUT ROWID` (table unchanged); `Database`.
     pub async fn drop_column(&mut self, table: &str, column: &str) -> Result<(), MigrationError> {
         self.guard("drop_column", table, column)?;
         match self.dialect {
             Dialect::Postgres => {
                 self.run_sql(&format!(
-                    "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+                    "ALTER TABLE IF EXISTS {} DROP COLUMN IF EXISTS {}",
                     self.qualified_table(table),
                     quote_ident(column)
                 ))
                 .await?;
             }
             Dialect::Sqlite => {
-                if !self.table_exists(table).await? {
-                    return Err(missing(format!("no such table: {table}")));
-                }
                 if self.column_exists(table, column).await? {
                     rebuild_table(self.txn, table, Change::Drop(column)).await?;
                 }

@@ -356,6 +356,18 @@ pub enum Op {
     Panic(&'static str),
     /// Appends the migration's version to the log.
     Log(Arc<Mutex<Vec<u32>>>),
+    /// Runs the op and requires an error matching the predicate (the migration continues).
+    ExpectErr(Box<Op>, fn(&MigrationError) -> bool),
+    /// Requires the table to exist (or not) at this point of the migration.
+    ExpectTable(&'static str, bool),
+    /// Requires the column to exist (or not).
+    ExpectColumn(&'static str, &'static str, bool),
+    /// Requires the index to exist (or not).
+    ExpectIndex(&'static str, bool),
+    /// A sea-query statement through `execute_stmt`.
+    Stmt(mint_sdk::sea_orm::sea_query::TableAlterStatement),
+    /// Raw SQL through `query`.
+    Query(String),
     /// Notifies `started`, then waits for `release`.
     Pause {
         started: Arc<tokio::sync::Notify>,
@@ -399,6 +411,16 @@ pub async fn apply_op(
             ops.execute(&sql, vec![]).await.map(|_| ())
         }
         Op::Fail(message) => Err(MigrationError::other(*message)),
+        Op::ExpectErr(inner, matches) => match Box::pin(apply_op(ops, inner, version)).await {
+            Err(e) if matches(&e) => Ok(()),
+            Err(e) => Err(MigrationError::other(format!("unexpected error: {e:?}"))),
+            Ok(()) => Err(MigrationError::other("expected an error, got Ok")),
+        },
+        Op::ExpectTable(t, exists) => expect(ops.table_exists(t).await? == *exists, t),
+        Op::ExpectColumn(t, c, exists) => expect(ops.column_exists(t, c).await? == *exists, c),
+        Op::ExpectIndex(i, exists) => expect(ops.index_exists(i).await? == *exists, i),
+        Op::Stmt(stmt) => ops.execute_stmt(stmt).await.map(|_| ()),
+        Op::Query(sql) => ops.query(sql, vec![]).await.map(|_| ()),
         Op::Panic(message) => panic!("{message}"),
         Op::Log(log) => {
             log.lock().expect("log").push(version);
@@ -409,6 +431,16 @@ pub async fn apply_op(
             release.notified().await;
             Ok(())
         }
+    }
+}
+
+fn expect(ok: bool, what: &str) -> Result<(), MigrationError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(MigrationError::other(format!(
+            "expectation about '{what}' failed"
+        )))
     }
 }
 
