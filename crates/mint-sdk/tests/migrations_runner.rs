@@ -263,19 +263,20 @@ both!(
 );
 
 async fn rerun_applies_nothing_and_keeps_rows_case(db: &TestDb) {
+    let applied_at = format!(
+        "SELECT CAST(applied_at AS TEXT) FROM {} WHERE plugin_name = '{}' ORDER BY version",
+        db.runner().tracking_table(),
+        db.plugin
+    );
     db.run(&shipped()).await.expect("first run");
     let before = db.records().await;
+    let stamps = db.strings(&applied_at).await;
+    assert_eq!(stamps.len(), 2);
     let result = db.run(&shipped()).await.expect("rerun");
     assert!(result.applied.is_empty());
     assert_eq!(result.current_version, 2);
     assert_eq!(db.records().await, before);
-    let stamps: Vec<String> = db
-        .strings(&format!(
-            "SELECT CAST(applied_at AS TEXT) FROM {} ORDER BY version",
-            db.runner().tracking_table()
-        ))
-        .await;
-    assert_eq!(stamps.len(), 2);
+    assert_eq!(db.strings(&applied_at).await, stamps);
 }
 both!(
     rerun_applies_nothing_and_keeps_rows,
