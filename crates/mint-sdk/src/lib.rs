@@ -52,8 +52,14 @@
 //! | FastAPI `Body`/`Query`/`Path` validation | [`extract::Json`], [`extract::Query`], [`extract::Path`] |
 //! | `auto_json_to_tree`, `auto_json_to_csv`, `auto_json_to_summary` (`TreeNode`); plugin `export_tree`/`export_csv`/`export_summary` | [`auto_json_to_tree`] (→ `Vec<`[`TreeNode`]`>`), [`auto_json_to_csv`], [`auto_json_to_summary`], helpers in [`export`]; [`AnalysisPlugin::export_tree`] and siblings |
 //!
+//! | `PluginMigration` (+ `version`, `name`, `depends_on`, `destructive`, `upgrade`, `downgrade`) | [`PluginMigration`] on an `impl` marked [`#[mint_sdk::migration]`](migration) (compile-time checksum); listed with [`migrations!`] |
+//! | `MigrationOps` (`op._dialect`) | [`MigrationOps`] ([`MigrationOps::dialect`] → [`Dialect`]); columns with [`Column`] |
+//! | `MigrationRunner(engine, plugin_name, dialect, schema)`, `run`, `discover` | [`MigrationRunner::new`] (+ `with_schema`, `with_lock_timeout`), [`MigrationRunner::run`], [`MigrationRunner::discover`] |
+//! | `MigrationResult`; `MigrationError`, `MigrationChecksumError`, `SchemaVersionAheadError`, `DestructiveMigrationError` | [`MigrationResult`]; [`MigrationError`] variants (`Failed`, `Checksum`, `SchemaVersionAhead`, `Destructive`, …) |
+//! | `get_migrations_package()`, `get_shared_models()` | [`AnalysisPlugin::migrations`], [`AnalysisPlugin::shared_models`] ([`TableDef`]) |
+//!
 //! Not yet in this version (tracked on the project's issues): frontend serving
-//! (`SPAStaticFiles`), migrations, the testing harness and `MINTClient`.
+//! (`SPAStaticFiles`), the testing harness and `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
