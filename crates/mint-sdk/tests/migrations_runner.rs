@@ -1094,3 +1094,66 @@ async fn postgres_lock_held_elsewhere_times_out_and_writes_nothing() {
     assert!(db.tables().await.is_empty());
     db.cleanup().await;
 }
+
+async fn one_connection_sqlite(url: &str) -> mint_sdk::sea_orm::DatabaseConnection {
+    let mut options = mint_sdk::sea_orm::ConnectOptions::new(url.to_string());
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    mint_sdk::sea_orm::Database::connect(options)
+        .await
+        .expect("connect")
+}
+
+async fn busy_timeout(conn: &mint_sdk::sea_orm::DatabaseConnection) -> Option<i64> {
+    conn.query_one_raw(Statement::from_string(
+        DbBackend::Sqlite,
+        "PRAGMA busy_timeout",
+    ))
+    .await
+    .expect("pragma")
+    .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+}
+
+#[tokio::test]
+async fn sqlite_run_restores_the_connection_busy_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("one.db").display());
+    let conn = one_connection_sqlite(&url).await;
+    let before = busy_timeout(&conn).await;
+    assert!(before.is_some());
+    let runner = MigrationRunner::new(conn.clone(), "busy")
+        .expect("runner")
+        .with_lock_timeout(Duration::from_millis(1234));
+    runner
+        .run(&boxed(vec![create(1, "a", "a")]), false)
+        .await
+        .expect("run");
+    assert!(
+        runner
+            .run(
+                &boxed(vec![TestMigration::new(2, "b").op(Op::Fail("x"))]),
+                false
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(busy_timeout(&conn).await, before);
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_database_with_one_connection_migrates() {
+    let conn = one_connection_sqlite("sqlite::memory:").await;
+    let runner = MigrationRunner::new(conn, "memory").expect("runner");
+    let list = boxed(vec![create(1, "a", "a"), create(2, "b", "b")]);
+    assert_eq!(runner.run(&list, false).await.expect("run").applied, [1, 2]);
+    assert!(
+        runner
+            .run(&list, false)
+            .await
+            .expect("rerun")
+            .applied
+            .is_empty()
+    );
+}

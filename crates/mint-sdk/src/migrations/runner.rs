@@ -5,7 +5,8 @@
 //! SQLite `_plugin_migrations` (one per database file), PostgreSQL
 //! `public.plugin_schema_migrations` (shared by all plugins). Runs of one plugin serialize:
 //! PostgreSQL through `pg_advisory_xact_lock` with the Python key (so mixed fleets serialize
-//! too), SQLite through `BEGIN IMMEDIATE` (which serializes all plugins of the file). A run is
+//! too), SQLite through an immediate write lock (`BEGIN IMMEDIATE` semantics, waiting up to the
+//! lock timeout; it serializes all plugins of the file). A run is
 //! atomic on both backends; a failed migration leaves the schema exactly as before the run,
 //! and a `success = false` row records the attempt.
 
@@ -17,8 +18,8 @@ use chrono::Utc;
 use futures_util::FutureExt;
 use md5::{Digest, Md5};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait,
+    Value,
 };
 
 use super::error::{MigrationError, migration_label};
@@ -98,6 +99,34 @@ pub struct MigrationRunner {
     dialect: Dialect,
     schema: Option<String>,
     lock_timeout: Duration,
+}
+
+/// The run's transaction, holding the lock; on SQLite also the connection's own busy timeout,
+/// put back before the transaction ends.
+struct LockedTxn {
+    txn: DatabaseTransaction,
+    restore_busy_timeout_ms: Option<i64>,
+}
+
+impl LockedTxn {
+    async fn restore(&self) {
+        if let Some(ms) = self.restore_busy_timeout_ms {
+            let _ = self
+                .txn
+                .execute_unprepared(&format!("PRAGMA busy_timeout = {ms}"))
+                .await;
+        }
+    }
+
+    async fn commit(self) -> Result<(), DbErr> {
+        self.restore().await;
+        self.txn.commit().await
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        self.restore().await;
+        self.txn.rollback().await
+    }
 }
 
 /// One tracking-row write.
@@ -237,8 +266,8 @@ impl MigrationRunner {
 
     /// How long a run waits for the plugin's lock (default 30 s). On PostgreSQL it is the
     /// transaction's `lock_timeout`, so it also caps every other lock wait of the run; on
-    /// SQLite the busy `BEGIN IMMEDIATE` is retried until it has passed (each attempt also
-    /// waits up to the connection's own busy timeout).
+    /// SQLite it is the busy timeout of the run's connection while it waits for the write lock
+    /// (the connection's own setting is restored afterwards).
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
         self
@@ -297,7 +326,7 @@ impl MigrationRunner {
     }
 
     /// Opens the run's transaction holding the plugin's lock (§4.3).
-    async fn begin_locked(&self) -> Result<DatabaseTransaction, MigrationError> {
+    async fn begin_locked(&self) -> Result<LockedTxn, MigrationError> {
         let timeout = MigrationError::LockTimeout {
             plugin_name: self.plugin_name.clone(),
             timeout: self.lock_timeout,
@@ -313,7 +342,10 @@ impl MigrationRunner {
                     .execute_raw(self.stmt("SELECT pg_advisory_xact_lock($1)", vec![key.into()]))
                     .await
                 {
-                    Ok(_) => Ok(txn),
+                    Ok(_) => Ok(LockedTxn {
+                        txn,
+                        restore_busy_timeout_ms: None,
+                    }),
                     Err(e) => {
                         let _ = txn.rollback().await;
                         if is_pg_lock_timeout(&e) {
@@ -326,13 +358,9 @@ impl MigrationRunner {
             }
             Dialect::Sqlite => {
                 let deadline = Instant::now() + self.lock_timeout;
-                let options = TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..Default::default()
-                };
                 loop {
-                    match self.db.begin_with_options(options).await {
-                        Ok(txn) => return Ok(txn),
+                    match self.sqlite_write_lock(deadline).await {
+                        Ok(locked) => return Ok(locked),
                         Err(e) if is_sqlite_busy(&e) => {
                             if Instant::now() >= deadline {
                                 return Err(timeout);
@@ -342,6 +370,52 @@ impl MigrationRunner {
                         Err(e) => return Err(e.into()),
                     }
                 }
+            }
+        }
+    }
+
+    /// One attempt at the SQLite write lock, the equivalent of `BEGIN IMMEDIATE` with a busy
+    /// timeout equal to the time left until `deadline`.
+    ///
+    /// The busy timeout is a per-connection setting and sea-orm sends `BEGIN IMMEDIATE` before
+    /// any statement can reach the pooled connection it picks, so instead: `BEGIN` (deferred,
+    /// no lock yet, connection pinned), set `PRAGMA busy_timeout` on that connection, then a
+    /// no-op write on the tracking table (`UPDATE … WHERE 0`, or creating the table), which
+    /// takes the write lock as `BEGIN IMMEDIATE` would, waiting through the busy handler. The
+    /// connection's own busy timeout is put back when the transaction ends.
+    async fn sqlite_write_lock(&self, deadline: Instant) -> Result<LockedTxn, DbErr> {
+        let txn = self.db.begin().await?;
+        let original = txn
+            .query_one_raw(self.stmt("PRAGMA busy_timeout", vec![]))
+            .await?
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok());
+        let locked = LockedTxn {
+            txn,
+            restore_busy_timeout_ms: original,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        let left_ms = i64::try_from(left.as_millis()).unwrap_or(i64::MAX).max(1);
+        let attempt = async {
+            locked
+                .txn
+                .execute_unprepared(&format!("PRAGMA busy_timeout = {left_ms}"))
+                .await?;
+            let touch = "UPDATE _plugin_migrations SET id = id WHERE 0";
+            if locked.txn.execute_unprepared(touch).await.is_err() {
+                // Most likely no tracking table yet: creating it takes the write lock. If
+                // another runner created it meanwhile, the touch below takes the lock (or
+                // reports busy, and the caller retries).
+                locked.txn.execute_unprepared(SQLITE_TRACKING_DDL).await?;
+                locked.txn.execute_unprepared(touch).await?;
+            }
+            Ok::<(), DbErr>(())
+        }
+        .await;
+        match attempt {
+            Ok(()) => Ok(locked),
+            Err(e) => {
+                let _ = locked.rollback().await;
+                Err(e)
             }
         }
     }
@@ -504,7 +578,10 @@ impl MigrationRunner {
         sorted.sort_by_key(|m| m.version());
 
         let txn = self.begin_locked().await?;
-        match self.run_locked(&txn, &sorted, tables_already_exist).await {
+        match self
+            .run_locked(&txn.txn, &sorted, tables_already_exist)
+            .await
+        {
             Ok(result) => {
                 txn.commit().await?;
                 Ok(result)
@@ -665,9 +742,9 @@ impl MigrationRunner {
     ) -> Result<(), MigrationError> {
         let txn = self.begin_locked().await?;
         let written = async {
-            self.ensure_tracking_table(&txn).await?;
+            self.ensure_tracking_table(&txn.txn).await?;
             self.upsert_row(
-                &txn,
+                &txn.txn,
                 RowWrite {
                     version,
                     name,
