@@ -228,6 +228,9 @@ impl StandaloneApp {
         self.plugin
             .setup_standalone_db(self.options.data_dir.clone())
             .await?;
+        if let Some(db) = self.plugin.standalone_db() {
+            crate::migrations::host::migrate_standalone(self.plugin.as_ref(), &db).await?;
+        }
         if self.plugin.settings_model().is_some() {
             let path = self.plugin.core().settings_path().unwrap_or_else(|| {
                 crate::local_database::plugin_data_dir(&meta.name).join("config.json")

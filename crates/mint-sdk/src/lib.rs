@@ -57,9 +57,18 @@
 //! | `mint_sdk.testing.build_test_app(plugin)` | `mint_sdk::testing::build_test_app(plugin, cors)` (feature `testing`) |
 //! | `mint_sdk.testing.write_standalone_plugin_module(dir, …)` | `mint_sdk::testing::write_standalone_plugin_module(dir, &StandaloneModuleOptions)` + the `mint-test-plugin` binary (feature `testing`) |
 //!
-//! Not yet in this version (tracked on the project's issues): migrations and `MINTClient`.
+//! | `PluginMigration` (+ `version`, `name`, `depends_on`, `destructive`, `upgrade`, `downgrade`) | [`PluginMigration`] on an `impl` marked [`#[mint_sdk::migration]`](migration) (compile-time checksum); listed with [`migrations!`] |
+//! | `MigrationOps` (`op._dialect`) | [`MigrationOps`] ([`MigrationOps::dialect`] → [`Dialect`]); columns with [`Column`] |
+//! | `MigrationRunner(engine, plugin_name, dialect, schema)`, `run`, `discover` | [`MigrationRunner::new`] (+ `with_schema`, `with_lock_timeout`), [`MigrationRunner::run`], [`MigrationRunner::discover`] |
+//! | `MigrationResult`; `MigrationError`, `MigrationChecksumError`, `SchemaVersionAheadError`, `DestructiveMigrationError` | [`MigrationResult`]; [`MigrationError`] variants (`Failed`, `Checksum`, `SchemaVersionAhead`, `Destructive`, …) |
+//! | `get_migrations_package()`, `get_shared_models()` | [`AnalysisPlugin::migrations`], [`AnalysisPlugin::shared_models`] ([`TableDef`]) |
+//!
+//! Not yet in this version (tracked on the project's issues): `MINTClient`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+// Lets `#[mint_sdk::migration]` expansions (which name `::mint_sdk`) work inside this crate.
+extern crate self as mint_sdk;
 
 pub mod app;
 pub mod context;
@@ -71,6 +80,7 @@ pub mod frontend;
 pub mod lifecycle;
 pub mod local_database;
 pub mod logging;
+pub mod migrations;
 pub mod models;
 pub mod plugin;
 pub mod repositories;
@@ -87,6 +97,13 @@ pub use frontend::SpaStaticFiles;
 pub use lifecycle::{HealthStatus, LifecycleHookResult, PluginHealth};
 pub use local_database::{LocalDatabase, LocalDatabaseConfig};
 pub use logging::{current_request_id, plugin_logger};
+pub use migrations::{
+    Column, Dialect, MigrationError, MigrationOps, MigrationResult, MigrationRunner,
+    PluginMigration, TableDef,
+};
+/// Marks `impl PluginMigration for X { … }` as a migration: compile-time checksum,
+/// `has_downgrade()`, and `async_trait` (migrations.md §4.4).
+pub use mint_sdk_macros::migration;
 pub use models::{PluginCapabilities, PluginMetadata, PluginType, RoutesPrefix, derive_slug};
 pub use plugin::{AnalysisPlugin, PluginCore};
 pub use repositories::{

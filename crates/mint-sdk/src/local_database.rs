@@ -201,6 +201,41 @@ impl LocalDatabase {
         Ok(())
     }
 
+    /// Creates each shared-model table that is missing, with its indexes (create_all;
+    /// `spec/context-and-data.md` §9, migrations.md §1 rule 1), in one transaction. Existing
+    /// tables are left as they are; foreign keys to undeclared tables are allowed.
+    ///
+    /// Errors: `Configuration` (`local_database`) before `initialize`; `Repository` for a
+    /// definition SQLite refuses or cannot hold (the migration error's text).
+    pub async fn create_model_tables(
+        &self,
+        models: &[crate::migrations::TableDef],
+    ) -> Result<(), PluginError> {
+        if models.is_empty() {
+            return Ok(());
+        }
+        let txn = self.session().await?;
+        let mut ops = crate::migrations::MigrationOps::new(
+            &txn,
+            crate::migrations::Dialect::Sqlite,
+            None,
+            false,
+            "create_all",
+        );
+        for model in models {
+            ops.create_table(&model.name, &model.columns)
+                .await
+                .map_err(|e| {
+                    PluginError::repository(format!(
+                        "Cannot create model table '{}': {e}",
+                        model.name
+                    ))
+                })?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// The connection pool (seed `engine`). Errors with `Configuration` (`local_database`)
     /// before `initialize` or after `close`.
     pub fn connection(&self) -> Result<DatabaseConnection, PluginError> {

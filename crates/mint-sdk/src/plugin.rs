@@ -17,6 +17,7 @@ use crate::context::PlatformContext;
 use crate::error::{JsonObject, PluginError};
 use crate::lifecycle::{LifecycleHookResult, PluginHealth};
 use crate::local_database::{LocalDatabase, LocalDatabaseConfig, StandaloneDataRepository};
+use crate::migrations::{PluginMigration, TableDef};
 use crate::models::PluginMetadata;
 use crate::repositories::{DesignData, PluginAnalysisResult, PluginDataRepository};
 use crate::settings::SettingsModel;
@@ -219,6 +220,20 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         None
     }
 
+    /// The plugin's migrations (seed `get_migrations_package()`, migrations.md §4.9), built
+    /// with [`migrations!`](crate::migrations!). Default: none, so the tables come from
+    /// [`shared_models`](Self::shared_models), created if missing.
+    fn migrations(&self) -> Vec<Box<dyn PluginMigration>> {
+        Vec::new()
+    }
+
+    /// The plugin's shared-model tables (seed `get_shared_models()`, plugin.md §6.2). Without
+    /// migrations they are created if missing; with migrations they only serve adoption and
+    /// the conformance check (migrations.md §1). Default: none.
+    fn shared_models(&self) -> Vec<TableDef> {
+        Vec::new()
+    }
+
     // ----- settings (plugin.md §6.7) -----------------------------------------------------------
 
     /// The plugin's typed settings (`SettingsModel::of::<T>()`); `None` = untyped settings.
@@ -349,7 +364,10 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
     // ----- provided: standalone database helpers ---------------------------------------------
 
     /// Attaches and initializes the standalone SQLite database at `storage_dir` (default
-    /// `~/.mint/plugins/<safe name>`), file `data.db`. A second call is a no-op (plugin.md §6.6).
+    /// `~/.mint/plugins/<safe name>`), file `data.db`, and creates the
+    /// [`shared_models`](Self::shared_models) tables when the plugin has no
+    /// [`migrations`](Self::migrations) (with migrations a fresh database is migrated by the
+    /// host, never built from the models). A second call is a no-op (plugin.md §6.6).
     async fn setup_standalone_db(&self, storage_dir: Option<PathBuf>) -> Result<(), PluginError> {
         if let Some(db) = self.core().standalone_db() {
             if db.is_initialized() {
@@ -363,6 +381,9 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         };
         let db = LocalDatabase::new(&self.metadata().name, Some(config));
         db.initialize().await?;
+        if self.migrations().is_empty() {
+            db.create_model_tables(&self.shared_models()).await?;
+        }
         self.core().set_standalone_db(Some(db));
         Ok(())
     }
@@ -516,7 +537,17 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
     fn manifest(&self) -> Value {
         let mut v = json!(self.metadata());
         if let Some(obj) = v.as_object_mut() {
-            obj.insert("migrations".into(), json!([]));
+            let mut migrations: Vec<(u32, &'static str)> = self
+                .migrations()
+                .iter()
+                .map(|m| (m.version(), m.name()))
+                .collect();
+            migrations.sort_unstable();
+            let migrations: Vec<Value> = migrations
+                .into_iter()
+                .map(|(version, name)| json!({"version": version, "name": name}))
+                .collect();
+            obj.insert("migrations".into(), Value::Array(migrations));
             obj.insert(
                 "settings_schema".into(),
                 self.settings_model()
