@@ -381,8 +381,11 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
         };
         let db = LocalDatabase::new(&self.metadata().name, Some(config));
         db.initialize().await?;
-        if self.migrations().is_empty() {
-            db.create_model_tables(&self.shared_models()).await?;
+        if self.migrations().is_empty()
+            && let Err(err) = db.create_model_tables(&self.shared_models()).await
+        {
+            let _ = db.close().await;
+            return Err(err);
         }
         self.core().set_standalone_db(Some(db));
         Ok(())
