@@ -74,8 +74,14 @@ fn json_column(row: &QueryResult, column: &str) -> Result<Option<Value>, DbErr> 
     }
 }
 
+/// An integer column: `integer` is INT4 on PostgreSQL and 64-bit on SQLite.
+fn int(row: &QueryResult, column: &str) -> Result<i64, DbErr> {
+    row.try_get::<i64>("", column)
+        .or_else(|_| row.try_get::<i32>("", column).map(i64::from))
+}
+
 fn panel_of(row: &QueryResult) -> Result<Panel, PluginError> {
-    let id: i64 = row.try_get("", "id")?;
+    let id = int(row, "id")?;
     let drugs = json_column(row, "drugs").map_err(|e| corrupt(id, "drug list", e))?;
     let drugs: Vec<Drug> = serde_json::from_value(drugs.unwrap_or(Value::Array(Vec::new())))
         .map_err(|e| corrupt(id, "drug list", e))?;
@@ -88,7 +94,7 @@ fn panel_of(row: &QueryResult) -> Result<Panel, PluginError> {
     let updated: DateTime<Utc> = row.try_get("", "updated_at")?;
     Ok(Panel {
         id,
-        experiment_id: row.try_get("", "experiment_id")?,
+        experiment_id: int(row, "experiment_id")?,
         name: row.try_get("", "name")?,
         drugs,
         notes: row.try_get("", "notes")?,
@@ -182,7 +188,7 @@ pub async fn count(txn: &DatabaseTransaction, experiment_id: i64) -> Result<i64,
     )
     .await?;
     match rows.first() {
-        Some(row) => Ok(row.try_get("", "n")?),
+        Some(row) => Ok(int(row, "n")?),
         None => Ok(0),
     }
 }
@@ -211,7 +217,7 @@ pub async fn insert(txn: &DatabaseTransaction, panel: &NewPanel) -> Result<Panel
         .await
         .map_err(|e| on_write_error(e, panel.experiment_id, &panel.name))?;
     let id: i64 = match rows.first() {
-        Some(row) => row.try_get("", "id")?,
+        Some(row) => int(row, "id")?,
         None => return Err(PluginError::repository("INSERT returned no id").with_entity("panel")),
     };
     get(txn, id)
