@@ -3,7 +3,7 @@
 //! - Passwords: argon2id PHC strings ([`hash_password`], [`verify_password`]); never our own
 //!   crypto.
 //! - Tokens: HS256 JWTs with `sub`, `username`, `role`, `iat`, `exp`, `jti`, `typ: "access"`,
-//!   pinned to HS256 (any other `alg`, `none` included, is refused). [`TokenIssuer::refresh`]
+//!   pinned to HS256 (any other `alg`, `none` included, is refused). [`TokenIssuer::refreshable`]
 //!   accepts a correctly signed token up to `refreshGraceHours` after its `exp`; revoked `jti`s
 //!   (logout) are refused until their `exp` passes.
 //! - The signing secret: `auth.jwtSecret`, or on the embedded SQLite default a secret generated

@@ -3,7 +3,7 @@
 //!
 //! `#[mint_sdk::migration]` goes on a migration's `impl PluginMigration for X { … }` block
 //! (`spec/migrations.md` §4.4). It computes the migration's checksum at compile time from the
-//! block's tokens (see [`canonical`] for what counts as an edit) and adds `checksum()` and
+//! block's tokens (see the private `canonical` function for what counts as an edit) and adds `checksum()` and
 //! `has_downgrade()` to the block. It also applies `#[mint_sdk::async_trait]`, so the block can
 //! use `async fn upgrade` directly.
 #![forbid(unsafe_code)]
