@@ -283,3 +283,29 @@ async fn me_role_reports_the_plugin_role() {
     // The plugin is really integrated: the context, not the standalone user.
     assert!(!t.plugin.is_standalone());
 }
+
+#[tokio::test]
+async fn without_a_table_store_the_guard_still_answers_first() {
+    // No attached database: the RecordingContext's missing shared session is all there is.
+    let ctx = RecordingContext::builder()
+        .plugin_id(PLUGIN_NAME)
+        .plugin_type(PluginType::ExperimentDesign)
+        .user(user(3))
+        .experiments([json!({"id": 10, "name": "E", "experiment_type": "oncology"})])
+        .plugin_roles([json!({"user_id": 3, "plugin_id": PLUGIN_NAME, "role": "viewer"})])
+        .build()
+        .expect("context");
+    let plugin = Arc::new(PanelDesignerPlugin::new());
+    mint_sdk::app::start_integrated(plugin.as_ref(), ctx.context())
+        .await
+        .expect("start");
+    let router = build_test_app(plugin, false).expect("app").router();
+    let (status, _) = call(&router, "DELETE", &format!("{API}/panels/by-id/1"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A permitted user gets past the guard and meets the configuration error.
+    ctx.set_current_user(Some(user(1)));
+    let (status, err) = call(&router, "DELETE", &format!("{API}/panels/by-id/1"), None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{err}");
+    assert_eq!(err["code"], "CONFIGURATION_ERROR");
+    assert_eq!(design_writes(&ctx), 0);
+}
