@@ -746,9 +746,21 @@ impl From<anyhow::Error> for PluginError {
     }
 }
 
+/// Database errors seen by plugin code (`?` on a sea-orm call): a unique-constraint violation
+/// becomes a 409 `Conflict`, anything else a 500 `Repository` error. The driver's text (which
+/// may name tables, columns or values) is logged, never put in the response.
 impl From<sea_orm::DbErr> for PluginError {
     fn from(err: sea_orm::DbErr) -> Self {
-        PluginError::repository(format!("Database error: {err}"))
+        tracing::warn!(target: "mint.sdk", error = %err, "Database error");
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                PluginError::conflict("A record with the same unique value already exists")
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => PluginError::conflict(
+                "The record refers to, or is referred to by, another record that does not allow this change",
+            ),
+            _ => PluginError::repository("Database error"),
+        }
     }
 }
 
@@ -1212,6 +1224,13 @@ mod tests {
         let body = err.envelope(None);
         assert_eq!(body["code"], "internal.error");
         assert!(!body.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn database_errors_hide_the_driver_text() {
+        let err: PluginError = sea_orm::DbErr::Custom("relation secret_table".into()).into();
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!err.envelope(None).to_string().contains("secret_table"));
     }
 
     #[test]

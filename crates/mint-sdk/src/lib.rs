@@ -56,7 +56,6 @@
 //! | `mint_sdk.testing.make_test_plugin(**options)` | `mint_sdk::testing::make_test_plugin(TestPluginOptions)` → `TestPluginSpec::build()` (feature `testing`) |
 //! | `mint_sdk.testing.build_test_app(plugin)` | `mint_sdk::testing::build_test_app(plugin, cors)` (feature `testing`) |
 //! | `mint_sdk.testing.write_standalone_plugin_module(dir, …)` | `mint_sdk::testing::write_standalone_plugin_module(dir, &StandaloneModuleOptions)` + the `mint-test-plugin` binary (feature `testing`) |
-//!
 //! | `PluginMigration` (+ `version`, `name`, `depends_on`, `destructive`, `upgrade`, `downgrade`) | [`PluginMigration`] on an `impl` marked [`#[mint_sdk::migration]`](migration) (compile-time checksum); listed with [`migrations!`] |
 //! | `MigrationOps` (`op._dialect`) | [`MigrationOps`] ([`MigrationOps::dialect`] → [`Dialect`]); columns with [`Column`] |
 //! | `MigrationRunner(engine, plugin_name, dialect, schema)`, `run`, `discover` | [`MigrationRunner::new`] (+ `with_schema`, `with_lock_timeout`), [`MigrationRunner::run`], [`MigrationRunner::discover`] |

@@ -629,6 +629,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_unique_violation_becomes_a_409_without_driver_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = temp_db(dir.path());
+        db.initialize().await.expect("initialize");
+        let conn = db.connection().expect("conn");
+        conn.execute_unprepared("CREATE TABLE plates (barcode TEXT UNIQUE)")
+            .await
+            .expect("create");
+        conn.execute_unprepared("INSERT INTO plates VALUES ('PL-1')")
+            .await
+            .expect("first insert");
+        let err: PluginError = conn
+            .execute_unprepared("INSERT INTO plates VALUES ('PL-1')")
+            .await
+            .expect_err("duplicate")
+            .into();
+        assert_eq!(err.status().as_u16(), 409);
+        let body = err.envelope(None).to_string();
+        assert!(!body.contains("plates.barcode"), "{body}");
+    }
+
+    #[tokio::test]
     async fn standalone_store_upserts_keep_id_and_created_at() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = temp_db(dir.path());
