@@ -75,7 +75,7 @@ def msmint_versions(python: str) -> str:
 
 def first_line(*cmd: str) -> str:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout + ""
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
         return (out.strip().splitlines() or ["?"])[0]
     except OSError:
         return "?"
@@ -115,6 +115,7 @@ def main() -> None:
     cfg = load(run, "run")
     p1 = {s: load(run, f"p1-{s}") for s in ("ours", "python", "axum")}
     p2 = {s: load(run, f"p2-{s}") for s in ("ours", "python")}
+    p2c1 = {s: load(run, f"p2c1-{s}") for s in ("ours", "python")}
     an = load(run, "analysis-ours")
     rss = {s: int((run / f"rss-{s}.kib").read_text()) for s in ("ours", "python", "axum")}
     p5 = {"ours": load(run, "p5-ours"), "msmint": load(run, "p5-msmint")}
@@ -150,6 +151,9 @@ def main() -> None:
     latency("P2 latency p99 (ms)", p2["ours"], p2["python"], py, "p99")
     rows.append(("P2 failed requests (non-2xx, socket errors, timeouts)",
                  str(failures(p2["ours"])), py, str(failures(p2["python"])), "", ""))
+    throughput("P2 with 1 connection (no write contention): requests/s", p2c1["ours"],
+               p2c1["python"], py)
+    latency("P2 with 1 connection: latency p50 (ms)", p2c1["ours"], p2c1["python"], py, "p50")
     rows.append((f"save_analysis + load_analysis, {dbc} conn.: requests/s",
                  rate(ok_per_second(an)), "— (Python standalone does not persist)", "", "", ""))
     rows.append(("save_analysis + load_analysis latency p50 / p99 (ms)",
@@ -160,11 +164,14 @@ def main() -> None:
                  f"{t_ours:.3f}", f"ms-mint {p5['msmint']['version']}", f"{t_mm:.3f}",
                  times(t_mm / t_ours), goal(t_ours < t_mm, "faster")))
     worst, label = area_diff(p5["ours"], p5["msmint"])
+    n = len(p5["ours"]["results"])
+    where = f"all {n} targets identical" if worst == 0 else f"worst: {label}"
     rows.append(("P5 largest relative peak_area difference", f"{worst * 100:.2g} %",
-                 f"ms-mint {p5['msmint']['version']}", f"(target {label})", "",
+                 f"ms-mint {p5['msmint']['version']}", where, "",
                  goal(worst <= GOAL_AREA_REL, "≤ 0.1 %")))
 
     fails = {f"P1 {s}": failures(w) for s, w in p1.items() if failures(w)}
+    fails.update({f"P2 1 conn. {s}": failures(w) for s, w in p2c1.items() if failures(w)})
     if failures(an):
         fails["analysis ours"] = failures(an)
 
@@ -175,7 +182,7 @@ def main() -> None:
     print(f"- Machine: {machine()}; load average (1/5/15 min) before the measurements "
           f"{cfg['load_before']}, after {cfg['load_after']}.")
     print(f"- Settings: {cfg['seconds']} s per measured run after {cfg['warmup_seconds']} s "
-          f"warm-up; {pin}; {first_line('wrk', '-v')}.")
+          f"warm-up; {pin}; {first_line('wrk', '-v').split(' [')[0]}.")
     print(f"- Ours: {first_line('rustc', '--version')}, release profile. Python "
           f"{platform.python_version()}: mint-sdk {pkg('mint-sdk')}, fastapi {pkg('fastapi')}, "
           f"uvicorn {pkg('uvicorn')} (uvloop {pkg('uvloop')}, httptools {pkg('httptools')}), "
