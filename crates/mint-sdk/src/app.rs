@@ -507,7 +507,9 @@ async fn request_id_layer(mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
-    let span = tracing::info_span!(
+    // DEBUG, so the default INFO threshold creates no span per request (it costs throughput);
+    // an OpenTelemetry layer without a level filter still receives it.
+    let span = tracing::debug_span!(
         target: "mint.sdk.request",
         "request",
         method = %method,

@@ -359,7 +359,9 @@ pub fn init_json_logging() {
 }
 
 /// An OpenTelemetry layer (feature `otel`): every `tracing` span — the SDK opens one named
-/// `request` per HTTP request, with `method`, `path` and `request_id` — goes to `tracer`.
+/// `request` per HTTP request (at DEBUG level, target `mint.sdk.request`), with `method`,
+/// `path` and `request_id` — goes to `tracer`. Add this layer without a level filter (or with
+/// one that admits DEBUG for `mint.sdk.request`) to receive the request spans.
 /// Build the tracer from your `opentelemetry_sdk` tracer provider and exporter.
 #[cfg(feature = "otel")]
 pub fn otel_layer<S, T>(tracer: T) -> tracing_opentelemetry::OpenTelemetryLayer<S, T>
