@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Python helpers shared by bench/run and plugins/peak-picking/tests/fixtures/record_msmint.sh.
 # Source it; it defines functions only and changes no shell options.
 #
