@@ -117,7 +117,7 @@ pub fn create_standalone_app(
             .data_dir
             .clone()
             .unwrap_or_else(|| crate::local_database::plugin_data_dir(&meta.name))
-            .join("config.json")
+            .join(crate::settings::SETTINGS_FILE_NAME)
     });
     plugin.core().set_settings_path(Some(settings_path));
     let frontend = standalone_frontend(plugin.as_ref(), &options)?;
@@ -232,9 +232,7 @@ impl StandaloneApp {
             crate::migrations::host::migrate_standalone(self.plugin.as_ref(), &db).await?;
         }
         if self.plugin.settings_model().is_some() {
-            let path = self.plugin.core().settings_path().unwrap_or_else(|| {
-                crate::local_database::plugin_data_dir(&meta.name).join("config.json")
-            });
+            let path = crate::plugin::standalone_settings_path(self.plugin.as_ref());
             let stored = crate::settings::read_settings_file(&path)?;
             self.plugin
                 .apply_settings(&Value::Object(stored))

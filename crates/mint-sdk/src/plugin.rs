@@ -321,10 +321,7 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
                 ctx.set_plugin_config(normalized.clone(), owned).await?;
             }
             None => {
-                let path = self.core().settings_path().unwrap_or_else(|| {
-                    crate::local_database::plugin_data_dir(&self.metadata().name)
-                        .join("config.json")
-                });
+                let path = standalone_settings_path(self);
                 crate::settings::write_settings_file(&path, &normalized)?;
             }
         }
@@ -581,6 +578,15 @@ pub trait AnalysisPlugin: Send + Sync + 'static {
     fn export_csv(&self, data: &JsonObject) -> String {
         crate::export::auto_json_to_csv(data)
     }
+}
+
+/// The standalone settings file: the one the host set, else
+/// `~/.mint/plugins/<safe name>/config.json`.
+pub(crate) fn standalone_settings_path<P: AnalysisPlugin + ?Sized>(plugin: &P) -> PathBuf {
+    plugin.core().settings_path().unwrap_or_else(|| {
+        crate::local_database::plugin_data_dir(&plugin.metadata().name)
+            .join(crate::settings::SETTINGS_FILE_NAME)
+    })
 }
 
 /// Validates settings with the model, or checks they are an object without one.

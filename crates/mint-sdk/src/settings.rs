@@ -22,6 +22,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{JsonObject, PluginError};
 
+/// File name of the standalone settings file inside the plugin's data directory.
+pub const SETTINGS_FILE_NAME: &str = "config.json";
+
 type Normalizer = dyn Fn(&Value) -> Result<Value, PluginError> + Send + Sync;
 
 /// A plugin's settings type, erased: its JSON Schema and a validating normalizer.
