@@ -10,7 +10,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod auth;
 pub mod config;
+pub mod plugins;
+pub mod rbac;
+pub mod server;
+pub mod state;
+pub mod store;
 
 pub use config::{ConfigError, ConfigSources, LoadedConfig, PlatformSettings};
+pub use state::{Platform, StartError, StartOptions};

@@ -1,0 +1,82 @@
+//! `GET /api/health` and its alias `GET /health` (`spec/platform-api.md` §4.1).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::config::DatabaseMode;
+use crate::plugins::Lifecycle;
+use crate::state::{PLATFORM_VERSION, Platform};
+
+/// The health routes (no auth; bad credentials are ignored).
+pub fn routes() -> Router<Arc<Platform>> {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/health", get(health))
+}
+
+async fn health(State(platform): State<Arc<Platform>>) -> Response {
+    let database_ok = platform.store.ping().await;
+    let mut any_failed = false;
+    let plugins: Vec<_> = platform
+        .plugins
+        .entries()
+        .iter()
+        .map(|entry| {
+            let meta = entry.plugin.metadata();
+            let lifecycle = entry
+                .lifecycle
+                .read()
+                .map(|l| l.clone())
+                .unwrap_or(Lifecycle::Registered);
+            let status = match lifecycle {
+                Lifecycle::Ready => "ready",
+                Lifecycle::Failed(_) => {
+                    any_failed = true;
+                    "error"
+                }
+                _ => "loading",
+            };
+            json!({
+                "name": meta.name,
+                "version": meta.version,
+                "plugin_type": meta.plugin_type,
+                "status": status,
+                "mode": "in_process",
+            })
+        })
+        .collect();
+    let status = if !database_ok {
+        "unhealthy"
+    } else if any_failed {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    let body = json!({
+        "status": status,
+        "version": PLATFORM_VERSION,
+        "api_version": "1",
+        "boot_id": platform.boot_id,
+        "uptime_seconds": platform.started_at.elapsed().as_secs_f64(),
+        "database": {
+            "mode": match platform.store.mode() {
+                DatabaseMode::Sqlite => "sqlite",
+                DatabaseMode::Postgresql => "postgresql",
+            },
+            "ok": database_ok,
+        },
+        "plugins": plugins,
+    });
+    let code = if database_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
