@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod plugins;
 pub mod rbac;
+pub mod repos;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -6,10 +6,20 @@ use axum::Router;
 
 use crate::state::Platform;
 
+pub mod admin;
 pub mod auth;
+pub mod experiments;
 pub mod health;
+pub mod plugins;
+pub mod projects;
 
 /// Every platform route, with the platform as state.
 pub fn routes() -> Router<Arc<Platform>> {
-    Router::new().merge(health::routes()).merge(auth::routes())
+    Router::new()
+        .merge(health::routes())
+        .merge(auth::routes())
+        .merge(experiments::routes())
+        .merge(projects::routes())
+        .merge(admin::routes())
+        .merge(plugins::routes())
 }
