@@ -64,6 +64,7 @@ struct TestPlugin {
     capabilities: PluginCapabilities,
     quirk: Quirk,
     init_calls: AtomicU32,
+    frontend: Option<std::path::PathBuf>,
 }
 
 impl TestPlugin {
@@ -84,7 +85,13 @@ impl TestPlugin {
             capabilities,
             quirk,
             init_calls: AtomicU32::new(0),
+            frontend: None,
         }
+    }
+
+    fn with_frontend(mut self, dir: &std::path::Path) -> Self {
+        self.frontend = Some(dir.to_path_buf());
+        self
     }
 
     fn arc(self) -> Arc<dyn AnalysisPlugin> {
@@ -254,6 +261,10 @@ impl AnalysisPlugin for TestPlugin {
 
     fn settings_model(&self) -> Option<SettingsModel> {
         Some(SettingsModel::of::<Tuning>())
+    }
+
+    fn frontend_dir(&self) -> Option<std::path::PathBuf> {
+        self.frontend.clone()
     }
 }
 
@@ -438,6 +449,48 @@ async fn plugins_are_mounted_listed_and_install_routes_answer_per_permission() {
         .get("/api/plugins/config/extra-index-urls", Some(&admin))
         .await;
     assert_eq!(body, json!({"urls": ["https://pypi.example/simple"]}));
+    tp.finish().await;
+}
+
+#[tokio::test]
+async fn a_plugin_frontend_is_served_at_its_prefix_without_api() {
+    let assets = tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("index.html"), "<html>alpha ui</html>").unwrap();
+    std::fs::write(assets.path().join("app.js"), "console.log(1)").unwrap();
+    let tp = TestPlatform::start(vec![
+        TestPlugin::new("alpha", Quirk::None)
+            .with_frontend(assets.path())
+            .arc(),
+        // A frontend directory without index.html is not served; the plugin still loads.
+        TestPlugin::new("beta", Quirk::None)
+            .with_frontend(&assets.path().join("missing"))
+            .arc(),
+    ])
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(tp.at("/alpha")).send().await.unwrap();
+    assert_eq!(response.status(), 307);
+    assert_eq!(response.headers()["location"], "/alpha/");
+    for path in ["/alpha/", "/alpha/runs/42"] {
+        let response = client.get(tp.at(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.text().await.unwrap(), "<html>alpha ui</html>");
+    }
+    let response = client.get(tp.at("/alpha/app.js")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "console.log(1)");
+    let (status, body) = tp.get("/alpha/missing.js", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], "resource.not_found");
+    let (status, _) = tp.get("/beta/", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = tp.get("/api/beta/ping", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = tp.get("/api/alpha/ping", None).await;
+    assert_eq!(status, 200);
     tp.finish().await;
 }
 

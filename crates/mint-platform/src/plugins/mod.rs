@@ -666,10 +666,7 @@ impl PluginManager {
                 .unwrap_or_else(|p| Err(PluginError::other(panic_message(p))));
             let message = match verdict {
                 Ok(result) if result.success => continue,
-                Ok(result) => result
-                    .message
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| "Vetoed by plugin".into()),
+                Ok(result) => result.veto_message(),
                 Err(err) => {
                     tracing::warn!(plugin = %plugin.metadata().name, error = %err,
                         "before-save hook failed; treated as a veto");
