@@ -10,7 +10,6 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::config::DatabaseMode;
-use crate::plugins::Lifecycle;
 use crate::state::{PLATFORM_VERSION, Platform};
 
 /// The health routes (no auth; bad credentials are ignored).
@@ -28,24 +27,13 @@ async fn health(State(platform): State<Arc<Platform>>) -> Response {
         .entries()
         .iter()
         .map(|entry| {
-            let meta = entry.plugin.metadata();
-            let lifecycle = entry
-                .lifecycle
-                .read()
-                .map(|l| l.clone())
-                .unwrap_or(Lifecycle::Registered);
-            let status = match lifecycle {
-                Lifecycle::Ready => "ready",
-                Lifecycle::Failed(_) => {
-                    any_failed = true;
-                    "error"
-                }
-                _ => "loading",
-            };
+            let status = entry.status();
+            any_failed |= status == "error";
+            let meta = entry.metadata();
             json!({
-                "name": meta.name,
-                "version": meta.version,
-                "plugin_type": meta.plugin_type,
+                "name": entry.name(),
+                "version": meta.map(|m| m.version.clone()),
+                "plugin_type": meta.map(|m| m.plugin_type),
                 "status": status,
                 "mode": "in_process",
             })

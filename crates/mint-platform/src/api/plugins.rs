@@ -1,12 +1,364 @@
-//! Placeholder: filled in by the plugins slice.
+//! `/api/plugins*` (`spec/platform-api.md` §4.5): the loaded plugins, their stored settings,
+//! reload, and the install-side routes this build does not implement (501 after the
+//! permission check). Reading needs `plugins.view`, settings need `plugins.configure`,
+//! everything that installs, removes or reloads code needs `plugins.install` (rbac.md §1).
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use mint_sdk::error::JsonObject;
+use mint_sdk::extract::{Json, Path};
+use mint_sdk::{PluginError, SettingsModel};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
+use crate::plugins::config_store::{self, StoredConfig};
+use crate::plugins::{Lifecycle, PluginEntry};
+use crate::rbac::Principal;
 use crate::state::Platform;
 
-/// The plugins routes.
+/// The plugin routes.
 pub fn routes() -> Router<Arc<Platform>> {
     Router::new()
+        .route("/api/plugins", get(list))
+        .route("/api/plugins/install", post(install))
+        .route("/api/plugins/upload", post(not_implemented_install))
+        .route(
+            "/api/plugins/config/extra-index-urls",
+            get(get_index_urls).put(put_index_urls),
+        )
+        .route("/api/plugins/snapshots", get(list_snapshots))
+        .route("/api/plugins/snapshots/{id}", get(get_snapshot))
+        .route(
+            "/api/plugins/runtime/external",
+            post(not_implemented_install),
+        )
+        .route("/api/plugins/runtime/docker", post(not_implemented_install))
+        .route("/api/plugins/{name}", delete(not_implemented_install))
+        .route("/api/plugins/{name}/upgrade", post(not_implemented_install))
+        .route("/api/plugins/{name}/reload", post(reload))
+        .route(
+            "/api/plugins/{name}/config",
+            get(get_config).put(put_config).patch(patch_config),
+        )
+}
+
+async fn list(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.view")?;
+    let loaded: Vec<Value> = platform
+        .plugins
+        .entries()
+        .iter()
+        .map(|e| e.to_json())
+        .collect();
+    Ok(Json(json!({"loaded": loaded, "installed": []})))
+}
+
+fn not_implemented(what: &str) -> PluginError {
+    PluginError::http_message(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("{what} is not implemented in this platform build"),
+    )
+}
+
+#[derive(Deserialize)]
+struct InstallRequest {
+    source: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    force: bool,
+}
+
+/// `POST /api/plugins/install`: registry names, URLs and bundle paths all answer 501 until
+/// bundle installation exists.
+async fn install(
+    principal: Principal,
+    Json(body): Json<InstallRequest>,
+) -> Result<Response, PluginError> {
+    principal.require("plugins.install")?;
+    let source = body.source.trim();
+    let what = if source.contains("://") {
+        "Installing from a URL"
+    } else if !source.contains('/') && !source.ends_with(".mint") && !source.ends_with(".mld") {
+        "Installing from a package registry"
+    } else {
+        "Installing plugin bundles"
+    };
+    Err(not_implemented(what))
+}
+
+/// Upload, uninstall, upgrade and the external / docker runtimes: 501 after the permission check.
+async fn not_implemented_install(principal: Principal) -> Result<Response, PluginError> {
+    principal.require("plugins.install")?;
+    Err(not_implemented(
+        "Installing, removing and upgrading plugins",
+    ))
+}
+
+async fn get_index_urls(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.view")?;
+    Ok(Json(json!({"urls": platform.plugins.extra_index_urls()})))
+}
+
+#[derive(Deserialize)]
+struct IndexUrls {
+    urls: Vec<String>,
+}
+
+async fn put_index_urls(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Json(body): Json<IndexUrls>,
+) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.install")?;
+    let mut urls = Vec::with_capacity(body.urls.len());
+    for (i, url) in body.urls.iter().enumerate() {
+        let url = url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
+            return Err(PluginError::validation("Each URL must be an http(s) URL")
+                .with_field(format!("urls.{i}")));
+        }
+        if !urls.iter().any(|u| u == url) {
+            urls.push(url.to_string());
+        }
+    }
+    platform.plugins.set_extra_index_urls(urls.clone());
+    Ok(Json(json!({"urls": urls})))
+}
+
+async fn list_snapshots(principal: Principal) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.view")?;
+    Ok(Json(json!([])))
+}
+
+async fn get_snapshot(
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.view")?;
+    Err(PluginError::not_found(format!("Snapshot {id} not found")))
+}
+
+/// `POST /api/plugins/{name}/reload` (Rust extension): re-runs migrate → initialize → mount;
+/// answers the plugin's `LoadedPlugin`, whatever phase it ended in.
+async fn reload(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.install")?;
+    let entry = platform.plugins.reload(&name).await?;
+    Ok(Json(entry.to_json()))
+}
+
+// ----- settings -------------------------------------------------------------------------------
+
+fn entry_of<'a>(platform: &'a Platform, name: &str) -> Result<&'a Arc<PluginEntry>, PluginError> {
+    platform
+        .plugins
+        .find(name)
+        .ok_or_else(|| PluginError::not_found(format!("Plugin '{name}' not found")))
+}
+
+fn settings_model_of(entry: &PluginEntry) -> Option<SettingsModel> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        entry.plugin.settings_model()
+    }))
+    .ok()
+    .flatten()
+}
+
+/// `{plugin, config, revision}` with secret fields shown as `null`, and an `ETag`.
+fn config_response(entry: &PluginEntry, stored: &StoredConfig) -> Response {
+    let secrets = settings_model_of(entry)
+        .map(|m| m.secret_keys())
+        .unwrap_or_default();
+    let shown = mint_sdk::settings::mask_secrets(&stored.config, &secrets);
+    let revision = stored.revision.to_string();
+    let mut response = Json(json!({
+        "plugin": entry.name(),
+        "config": shown,
+        "revision": revision,
+    }))
+    .into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{revision}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+async fn get_config(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Response, PluginError> {
+    principal.require("plugins.view")?;
+    let entry = entry_of(&platform, &name)?;
+    let stored = config_store::load(&platform.store, entry.name()).await?;
+    Ok(config_response(entry, &stored))
+}
+
+#[derive(Deserialize)]
+struct ConfigBody {
+    config: JsonObject,
+}
+
+/// The 422 of invalid settings: the offending field, never the submitted value.
+fn invalid_settings(err: &PluginError) -> Response {
+    let field = match err {
+        PluginError::Validation { field, .. } => field.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "__root__".into());
+    let mut loc = vec![Value::from("body"), Value::from("config")];
+    loc.extend(field.split('.').map(Value::from));
+    let message = format!("Invalid plugin settings: {field}");
+    let body = json!({
+        "code": "validation.error",
+        "message": message,
+        "status": 422,
+        "detail": [{"type": "value_error", "loc": loc, "msg": "Invalid value"}],
+        "request_id": mint_sdk::current_request_id(),
+        "details": [{"field": format!("config.{field}"), "message": "Invalid value"}],
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// Why a settings write was refused before anything was stored.
+enum Refusal {
+    /// The settings do not fit the plugin's model (422).
+    Invalid(PluginError),
+    /// Anything else (stale revision, database).
+    Other(PluginError),
+}
+
+impl From<PluginError> for Refusal {
+    fn from(err: PluginError) -> Self {
+        Self::Other(err)
+    }
+}
+
+/// Validates `next` against the plugin's settings model (when it has one): secret fields
+/// absent or `null` keep `current`'s value; model fields are stored normalized, other keys
+/// (e.g. `allowed_experiment_types`) as sent.
+fn checked_settings(
+    model: Option<&SettingsModel>,
+    current: &JsonObject,
+    mut next: JsonObject,
+) -> Result<JsonObject, PluginError> {
+    let Some(model) = model else {
+        return Ok(next);
+    };
+    for key in model.secret_keys() {
+        if next.get(&key).is_none_or(Value::is_null) {
+            match current.get(&key) {
+                Some(old) => next.insert(key, old.clone()),
+                None => next.shift_remove(&key),
+            };
+        }
+    }
+    let normalized = model.validate(&Value::Object(next.clone()))?;
+    for (key, value) in normalized {
+        next.insert(key, value);
+    }
+    Ok(next)
+}
+
+/// Stores the settings `change` computes (under the row lock, all or nothing), then hands
+/// them to the running plugin (`apply_settings`).
+async fn write_config(
+    platform: &Platform,
+    entry: &PluginEntry,
+    change: impl FnOnce(&StoredConfig) -> Result<JsonObject, Refusal>,
+) -> Result<Response, PluginError> {
+    let model = settings_model_of(entry);
+    let result = config_store::update(&platform.store, entry.name(), |current| {
+        let next = change(current)?;
+        checked_settings(model.as_ref(), &current.config, next).map_err(Refusal::Invalid)
+    })
+    .await;
+    let stored = match result {
+        Ok(stored) => stored,
+        Err(Refusal::Invalid(err)) => return Ok(invalid_settings(&err)),
+        Err(Refusal::Other(err)) => return Err(err),
+    };
+    if entry.phase() == Lifecycle::Ready
+        && let Err(err) = entry
+            .plugin
+            .apply_settings(&Value::Object(stored.config.clone()))
+    {
+        tracing::warn!(plugin = %entry.name(), error = %err, "stored settings were not applied");
+    }
+    Ok(config_response(entry, &stored))
+}
+
+/// The revision an `If-Match` header names (`"3"`, `W/"3"`, `3`; `*` matches any).
+fn if_match(headers: &HeaderMap) -> Result<Option<String>, PluginError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Err(PluginError::http_message(
+            StatusCode::PRECONDITION_REQUIRED,
+            "If-Match with the config revision is required",
+        ));
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    Ok(Some(text.trim_matches('"').to_string()))
+}
+
+async fn put_config(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<ConfigBody>,
+) -> Result<Response, PluginError> {
+    principal.require("plugins.configure")?;
+    let entry = entry_of(&platform, &name)?;
+    let expected = if_match(&headers)?;
+    write_config(&platform, entry, |current| {
+        if let Some(expected) = expected
+            && expected != current.revision.to_string()
+        {
+            return Err(Refusal::Other(PluginError::http_message(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "The config changed meanwhile: revision {} is current, not {expected}",
+                    current.revision
+                ),
+            )));
+        }
+        Ok(body.config)
+    })
+    .await
+}
+
+async fn patch_config(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Json(body): Json<ConfigBody>,
+) -> Result<Response, PluginError> {
+    principal.require("plugins.configure")?;
+    let entry = entry_of(&platform, &name)?;
+    write_config(&platform, entry, |current| {
+        let mut next = current.config.clone();
+        for (key, value) in body.config {
+            next.insert(key, value);
+        }
+        Ok(next)
+    })
+    .await
 }
