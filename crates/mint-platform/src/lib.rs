@@ -17,6 +17,7 @@ pub mod plugins;
 pub mod rbac;
 pub mod repos;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod store;
 

@@ -1,26 +1,42 @@
-//! Placeholder: the experiments slice implements these against the platform store.
+//! The experiment and plugin-data repositories of in-process plugins
+//! (`spec/context-and-data.md` §5.1–5.2), on the same service as the REST API
+//! ([`crate::services::experiments`]), so writes run in one transaction and fire the save hooks.
+//!
+//! Plugins act with their own rights (no user): analysis plugins cannot create, update or
+//! delete experiments; experiment-design plugins write design data and analysis plugins write
+//! analysis results, each only under their own plugin id; design data owned by another plugin
+//! is a 409 `DESIGN_DATA_OWNERSHIP_CONFLICT`. These match the SDK's standalone store
+//! (`mint_sdk::local_database::StandaloneDataRepository`).
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use mint_sdk::error::JsonObject;
 use mint_sdk::repositories::{
     DesignData, Experiment, ExperimentFilter, ExperimentRepository, ExperimentUpdate,
-    NewExperiment, PluginAnalysisResult, PluginDataRepository,
+    NewExperiment, PluginAnalysisResult, PluginDataRepository, analysis_cannot_modify_experiments,
+    analysis_cannot_write_design_data, design_cannot_write_analysis_results, foreign_plugin_error,
 };
 use mint_sdk::{PluginError, PluginMetadata, PluginType};
 
+use crate::services::experiments::{
+    self as svc, Actor, ExperimentPatch, ListQuery, NewExperimentInput, ProjectRef, SortKey, Viewer,
+};
 use crate::state::Platform;
 
-fn pending() -> PluginError {
-    PluginError::other("not implemented yet")
+fn upgrade(platform: &Weak<Platform>) -> Result<Arc<Platform>, PluginError> {
+    platform.upgrade().ok_or_else(super::platform_gone)
 }
 
-/// Experiments as one plugin sees them.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// Experiments as one plugin sees them: every experiment is readable; only
+/// experiment-design plugins write.
 pub struct PlatformExperimentRepository {
-    #[allow(dead_code)]
     platform: Weak<Platform>,
-    #[allow(dead_code)]
+    plugin_id: String,
     plugin_type: PluginType,
 }
 
@@ -29,43 +45,148 @@ impl PlatformExperimentRepository {
     pub fn new(platform: Weak<Platform>, plugin: &PluginMetadata) -> Self {
         Self {
             platform,
+            plugin_id: plugin.name.clone(),
             plugin_type: plugin.plugin_type,
         }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::Plugin {
+            plugin_id: self.plugin_id.clone(),
+        }
+    }
+
+    fn check_writer(&self) -> Result<(), PluginError> {
+        if self.plugin_type == PluginType::Analysis {
+            return Err(analysis_cannot_modify_experiments());
+        }
+        Ok(())
+    }
+
+    /// Refuses a type outside the plugin's `allowed_experiment_types` setting, if it has one.
+    async fn check_type_allowed(
+        &self,
+        platform: &Platform,
+        experiment_type: &str,
+    ) -> Result<(), PluginError> {
+        if let Some(allowed) = svc::allowed_experiment_types(platform, &self.plugin_id).await?
+            && !allowed.iter().any(|t| t == experiment_type)
+        {
+            return Err(PluginError::unsupported_experiment_type(
+                Some(experiment_type.to_string()),
+                allowed,
+            ));
+        }
+        Ok(())
     }
 }
 
 #[async_trait]
 impl ExperimentRepository for PlatformExperimentRepository {
-    async fn get_by_id(&self, _id: i64) -> Result<Option<Experiment>, PluginError> {
-        Err(pending())
+    async fn get_by_id(&self, experiment_id: i64) -> Result<Option<Experiment>, PluginError> {
+        let platform = upgrade(&self.platform)?;
+        Ok(svc::get(&platform, experiment_id)
+            .await?
+            .map(svc::ExperimentView::into_experiment))
     }
-    async fn list_all(&self, _f: ExperimentFilter) -> Result<(Vec<Experiment>, u64), PluginError> {
-        Err(pending())
+
+    async fn list_all(
+        &self,
+        filter: ExperimentFilter,
+    ) -> Result<(Vec<Experiment>, u64), PluginError> {
+        let platform = upgrade(&self.platform)?;
+        let query = ListQuery {
+            skip: filter.skip,
+            limit: filter.limit,
+            status: non_empty(filter.status),
+            experiment_type: non_empty(filter.experiment_type),
+            project: non_empty(filter.project),
+            created_by: filter.created_by,
+            parent_experiment_id: filter.parent_experiment_id,
+            search: non_empty(filter.search),
+            search_code: false,
+            sort: SortKey::Id,
+            descending: false,
+            viewer: Viewer::All,
+            ..ListQuery::default()
+        };
+        let (items, total) = svc::list(&platform, &query).await?;
+        Ok((
+            items
+                .into_iter()
+                .map(svc::ExperimentView::into_experiment)
+                .collect(),
+            total,
+        ))
     }
-    async fn create(&self, _e: NewExperiment) -> Result<Experiment, PluginError> {
-        Err(pending())
+
+    async fn create(&self, experiment: NewExperiment) -> Result<Experiment, PluginError> {
+        self.check_writer()?;
+        let platform = upgrade(&self.platform)?;
+        let experiment_type = if experiment.experiment_type.trim().is_empty() {
+            svc::DEFAULT_EXPERIMENT_TYPE.to_string()
+        } else {
+            experiment.experiment_type.trim().to_string()
+        };
+        self.check_type_allowed(&platform, &experiment_type).await?;
+        let input = NewExperimentInput {
+            name: experiment.name,
+            experiment_type: Some(experiment_type),
+            project: non_empty(experiment.project).map(ProjectRef::Name),
+            parent_experiment_id: experiment.parent_experiment_id,
+            notes: experiment.notes,
+            tags: experiment.tags,
+            custom_metadata: None,
+            start_date: None,
+            end_date: None,
+            created_by: experiment.created_by,
+        };
+        Ok(svc::create(&platform, &self.actor(), input)
+            .await?
+            .into_experiment())
     }
+
     async fn update(
         &self,
-        _id: i64,
-        _u: ExperimentUpdate,
+        experiment_id: i64,
+        update: ExperimentUpdate,
     ) -> Result<Option<Experiment>, PluginError> {
-        Err(pending())
+        self.check_writer()?;
+        let platform = upgrade(&self.platform)?;
+        // An absent (or empty) argument leaves the field alone; nothing is cleared.
+        let patch = ExperimentPatch {
+            name: update.name,
+            status: update.status,
+            experiment_type: non_empty(update.experiment_type),
+            project: non_empty(update.project).map(|name| Some(ProjectRef::Name(name))),
+            parent_experiment_id: update.parent_experiment_id.map(Some),
+            notes: update.notes.map(Some),
+            tags: update.tags,
+            ..ExperimentPatch::default()
+        };
+        Ok(svc::update(&platform, &self.actor(), experiment_id, patch)
+            .await?
+            .map(svc::ExperimentView::into_experiment))
     }
-    async fn delete(&self, _id: i64) -> Result<bool, PluginError> {
-        Err(pending())
+
+    async fn delete(&self, experiment_id: i64) -> Result<bool, PluginError> {
+        self.check_writer()?;
+        let platform = upgrade(&self.platform)?;
+        svc::delete(&platform, experiment_id).await
     }
-    async fn has_design_data(&self, _id: i64) -> Result<bool, PluginError> {
-        Err(pending())
+
+    async fn has_design_data(&self, experiment_id: i64) -> Result<bool, PluginError> {
+        let platform = upgrade(&self.platform)?;
+        Ok(svc::get_design(&platform, experiment_id).await?.is_some())
     }
 }
 
-/// Design data and results as one plugin sees them.
+/// Design data and analysis results as one plugin sees them: everything is readable; writes
+/// follow the plugin's type and go only under its own id.
 pub struct PlatformDataRepository {
-    #[allow(dead_code)]
     platform: Weak<Platform>,
-    #[allow(dead_code)]
     plugin_id: String,
+    plugin_type: PluginType,
 }
 
 impl PlatformDataRepository {
@@ -74,7 +195,15 @@ impl PlatformDataRepository {
         Self {
             platform,
             plugin_id: plugin.name.clone(),
+            plugin_type: plugin.plugin_type,
         }
+    }
+
+    fn check_owner(&self, requested: &str, permission: &str) -> Result<(), PluginError> {
+        if requested != self.plugin_id {
+            return Err(foreign_plugin_error(permission, requested, &self.plugin_id));
+        }
+        Ok(())
     }
 }
 
@@ -82,48 +211,73 @@ impl PlatformDataRepository {
 impl PluginDataRepository for PlatformDataRepository {
     async fn save_experiment_data(
         &self,
-        _experiment_id: i64,
-        _plugin_id: &str,
-        _data: JsonObject,
-        _schema_version: &str,
+        experiment_id: i64,
+        plugin_id: &str,
+        data: JsonObject,
+        schema_version: &str,
     ) -> Result<DesignData, PluginError> {
-        Err(pending())
+        if self.plugin_type != PluginType::ExperimentDesign {
+            return Err(analysis_cannot_write_design_data());
+        }
+        self.check_owner(plugin_id, "design_data.self")?;
+        let platform = upgrade(&self.platform)?;
+        svc::save_design(&platform, experiment_id, plugin_id, data, schema_version).await
     }
+
     async fn get_experiment_data(
         &self,
-        _experiment_id: i64,
+        experiment_id: i64,
     ) -> Result<Option<DesignData>, PluginError> {
-        Err(pending())
+        let platform = upgrade(&self.platform)?;
+        svc::get_design(&platform, experiment_id).await
     }
-    async fn delete_experiment_data(&self, _experiment_id: i64) -> Result<bool, PluginError> {
-        Err(pending())
+
+    async fn delete_experiment_data(&self, experiment_id: i64) -> Result<bool, PluginError> {
+        if self.plugin_type != PluginType::ExperimentDesign {
+            return Err(analysis_cannot_write_design_data());
+        }
+        let platform = upgrade(&self.platform)?;
+        svc::delete_design(&platform, experiment_id, Some(&self.plugin_id)).await
     }
+
     async fn save_analysis_result(
         &self,
-        _experiment_id: i64,
-        _plugin_id: &str,
-        _result: JsonObject,
+        experiment_id: i64,
+        plugin_id: &str,
+        result: JsonObject,
     ) -> Result<PluginAnalysisResult, PluginError> {
-        Err(pending())
+        if self.plugin_type != PluginType::Analysis {
+            return Err(design_cannot_write_analysis_results());
+        }
+        self.check_owner(plugin_id, "analysis_results.self")?;
+        let platform = upgrade(&self.platform)?;
+        svc::save_result(&platform, experiment_id, plugin_id, result).await
     }
+
     async fn get_analysis_result(
         &self,
-        _experiment_id: i64,
-        _plugin_id: &str,
+        experiment_id: i64,
+        plugin_id: &str,
     ) -> Result<Option<PluginAnalysisResult>, PluginError> {
-        Err(pending())
+        let platform = upgrade(&self.platform)?;
+        svc::get_result(&platform, experiment_id, plugin_id).await
     }
+
     async fn get_analysis_results(
         &self,
-        _experiment_id: i64,
+        experiment_id: i64,
     ) -> Result<Vec<PluginAnalysisResult>, PluginError> {
-        Err(pending())
+        let platform = upgrade(&self.platform)?;
+        svc::list_results(&platform, experiment_id).await
     }
+
     async fn delete_analysis_result(
         &self,
-        _experiment_id: i64,
-        _plugin_id: &str,
+        experiment_id: i64,
+        plugin_id: &str,
     ) -> Result<bool, PluginError> {
-        Err(pending())
+        self.check_owner(plugin_id, "analysis_results.self")?;
+        let platform = upgrade(&self.platform)?;
+        svc::delete_result(&platform, experiment_id, plugin_id).await
     }
 }
