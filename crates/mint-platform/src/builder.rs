@@ -56,16 +56,22 @@ pub enum ServeError {
     #[error(transparent)]
     Start(#[from] StartError),
     /// `server.host:server.port` cannot be bound (in use, not an address of this machine, …).
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}: {reason}")]
     Bind {
         /// The `host:port` that was asked for.
         address: String,
-        /// The operating system's reason.
-        source: std::io::Error,
+        /// The operating system's reason (part of the message, so not also a `source()`).
+        reason: std::io::Error,
     },
     /// Serving failed after the start.
     #[error("server: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ServeError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Io(err)
+    }
 }
 
 /// Where the builder takes its configuration from.
@@ -190,13 +196,13 @@ impl PlatformBuilder {
         };
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), server.port))
             .await
-            .map_err(|source| ServeError::Bind {
+            .map_err(|reason| ServeError::Bind {
                 address: address.clone(),
-                source,
+                reason,
             })?;
         let local = listener
             .local_addr()
-            .map_err(|source| ServeError::Bind { address, source })?;
+            .map_err(|reason| ServeError::Bind { address, reason })?;
         let platform = prepared.start().await?;
         Ok(BoundPlatform {
             platform,
@@ -420,11 +426,21 @@ pub fn init_logging(config: &LoadedConfig) -> bool {
             tracing_subscriber::registry().with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
+                    .with_ansi(colour_on_stderr())
                     .with_filter(filter),
             ),
         ),
     };
     installed.is_ok()
+}
+
+/// ANSI colour only on a terminal, without `NO_COLOR`, and with `TERM` other than `dumb`
+/// (the CLI's colour rule, cli.md §0).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
 #[cfg(test)]
