@@ -7,7 +7,8 @@
 //! warns once about configuration keys that have no effect, then starts the [`Platform`]
 //! (database, migrations, seeded admin, plugins). [`PlatformBuilder::serve`] also binds
 //! `server.host:server.port` (port 0: an ephemeral port), logs `Listening on http://…`, and
-//! serves until Ctrl-C or SIGTERM, draining in-flight requests before it returns.
+//! serves until Ctrl-C or SIGTERM, draining in-flight requests (for at most
+//! [`DRAIN_TIMEOUT`]) before it returns.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -41,6 +42,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mint_sdk::AnalysisPlugin;
 use mint_sdk::logging::{LogSink, json_layer, level_filter};
@@ -208,6 +210,7 @@ impl PlatformBuilder {
             platform,
             listener,
             local,
+            drain_timeout: DRAIN_TIMEOUT,
         })
     }
 
@@ -216,7 +219,10 @@ impl PlatformBuilder {
     ///
     /// Errors: as [`bind`](Self::bind), plus [`ServeError::Io`] when serving fails.
     pub async fn serve(self) -> Result<(), ServeError> {
-        self.bind().await?.serve_until(shutdown_signal()).await
+        // Watch the signals from the start: one that arrives while the platform starts stops
+        // it gracefully as soon as it serves.
+        let signal = shutdown_signal();
+        self.bind().await?.serve_until(signal).await
     }
 
     /// Everything before the platform starts: configuration, checks, logging, warnings.
@@ -280,7 +286,11 @@ pub struct BoundPlatform {
     platform: Arc<Platform>,
     listener: tokio::net::TcpListener,
     local: SocketAddr,
+    drain_timeout: Duration,
 }
+
+/// How long a shutdown waits for in-flight requests before it stops anyway (30 s).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl BoundPlatform {
     /// The running platform (configuration, store, plugins).
@@ -305,8 +315,16 @@ impl BoundPlatform {
         self.serve_until(shutdown_signal()).await
     }
 
-    /// Logs `Listening on <url>` and serves until `shutdown` resolves; then drains in-flight
-    /// requests, shuts the plugins down and closes the database.
+    /// How long a shutdown waits for in-flight requests (default [`DRAIN_TIMEOUT`]); requests
+    /// still running then are dropped, and the plugins and database are shut down anyway.
+    pub fn drain_timeout(mut self, limit: Duration) -> Self {
+        self.drain_timeout = limit;
+        self
+    }
+
+    /// Logs `Listening on <url>` and serves until `shutdown` resolves; then stops accepting,
+    /// drains in-flight requests (at most the drain timeout), shuts the plugins down and
+    /// closes the database.
     ///
     /// Errors: [`ServeError::Io`] when serving fails.
     pub async fn serve_until(
@@ -315,36 +333,75 @@ impl BoundPlatform {
     ) -> Result<(), ServeError> {
         let url = self.url();
         tracing::info!(url = %url, "Listening on {url}");
-        crate::server::serve(self.platform, self.listener, shutdown).await?;
+        let (fired, shutdown_fired) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = fired.send(());
+        };
+        let platform = self.platform.clone();
+        let serving = crate::server::serve(self.platform, self.listener, signal);
+        let limit = self.drain_timeout;
+        let overdue = async move {
+            if shutdown_fired.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(limit).await;
+        };
+        tokio::select! {
+            served = serving => served?,
+            () = overdue => {
+                tracing::warn!(
+                    timeout_seconds = limit.as_secs_f64(),
+                    "requests still running after the drain timeout; stopping anyway"
+                );
+                platform.shutdown().await;
+            }
+        }
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM; logs which one arrived. A signal that
-/// cannot be watched is ignored rather than treated as a request to stop.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM, and logs which one arrived.
+///
+/// The signal handlers are installed when this function is called, not when the future is
+/// first polled, so a signal that arrives right after the `Listening on` line still stops the
+/// server gracefully. Call it inside a Tokio runtime. A signal that cannot be watched is
+/// ignored rather than treated as a request to stop.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        let which = {
+            async fn arrival(signal: Option<&mut tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    let which = tokio::select! {
-        _ = ctrl_c => "Ctrl-C",
-        _ = terminate => "SIGTERM",
-    };
-    tracing::info!(signal = which, "shutting down: draining requests");
+            tokio::select! {
+                () = arrival(interrupt.as_mut()) => "Ctrl-C",
+                () = arrival(terminate.as_mut()) => "SIGTERM",
+            }
+        };
+        #[cfg(not(unix))]
+        let which = {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        };
+        tracing::info!(signal = which, "shutting down: draining requests");
+    }
 }
 
 fn config_error(err: config::ConfigError) -> StartError {

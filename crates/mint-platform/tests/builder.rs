@@ -174,3 +174,44 @@ async fn postgresql_without_a_secret_outside_dev_mode_is_refused() {
     assert!(matches!(err, StartError::Config(_)), "{err:?}");
     assert!(err.to_string().contains("auth.jwtSecret"), "{err}");
 }
+
+#[tokio::test]
+async fn a_stuck_request_delays_shutdown_only_up_to_the_drain_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bound = PlatformBuilder::new()
+        .logging(false)
+        .sources(sources(dir.path()))
+        .bind()
+        .await
+        .expect("binds")
+        .drain_timeout(std::time::Duration::from_millis(500));
+    let addr = bound.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.serve_until(async {
+        let _ = rx.await;
+    }));
+    // A request whose body never finishes keeps its connection busy.
+    let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stuck
+        .write_all(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"username\":",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    tx.send(()).unwrap();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("stops after the drain timeout")
+        .expect("task");
+    assert!(result.is_ok(), "{result:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(400),
+        "it waited for the request: {waited:?}"
+    );
+    drop(stuck);
+}
