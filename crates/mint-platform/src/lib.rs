@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod builder;
 pub mod config;
 pub mod plugins;
 pub mod rbac;
@@ -21,5 +22,6 @@ pub mod services;
 pub mod state;
 pub mod store;
 
+pub use builder::{BoundPlatform, PlatformBuilder, ServeError};
 pub use config::{ConfigError, ConfigSources, LoadedConfig, PlatformSettings};
 pub use state::{Platform, StartError, StartOptions};

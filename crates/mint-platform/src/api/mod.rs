@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod experiments;
 pub mod health;
+pub mod openapi;
 pub mod plugins;
 pub mod projects;
 
@@ -17,6 +18,7 @@ pub mod projects;
 pub fn routes() -> Router<Arc<Platform>> {
     Router::new()
         .merge(health::routes())
+        .merge(openapi::routes())
         .merge(auth::routes())
         .merge(experiments::routes())
         .merge(projects::routes())
