@@ -40,11 +40,17 @@ impl AnalysisPlugin for PingPlugin {
     }
 
     fn metadata(&self) -> PluginMetadata {
-        PluginMetadata::new("bench", "0.1.0", "Platform route benchmark", "benchmark", "/bench")
-            .with_capabilities(PluginCapabilities {
-                requires_auth: false,
-                ..Default::default()
-            })
+        PluginMetadata::new(
+            "bench",
+            "0.1.0",
+            "Platform route benchmark",
+            "benchmark",
+            "/bench",
+        )
+        .with_capabilities(PluginCapabilities {
+            requires_auth: false,
+            ..Default::default()
+        })
     }
 
     fn routers(self: Arc<Self>) -> Vec<(Router, String)> {

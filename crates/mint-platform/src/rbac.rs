@@ -350,7 +350,7 @@ pub async fn project_access(
             [project_id.into()],
         )
         .await?;
-    let not_found = || PluginError::not_found(format!("Project {project_id} not found"));
+    let not_found = || crate::api::not_found(format!("Project {project_id} not found"));
     if exists == 0 {
         return Err(not_found());
     }
@@ -409,7 +409,7 @@ pub async fn experiment_access(
     experiment_id: i64,
 ) -> Result<ExperimentAccess, PluginError> {
     let store = &platform.store;
-    let not_found = || PluginError::not_found(format!("Experiment {experiment_id} not found"));
+    let not_found = || crate::api::not_found(format!("Experiment {experiment_id} not found"));
     let row = store
         .one(
             store.connection(),

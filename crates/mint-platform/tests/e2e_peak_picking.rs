@@ -29,7 +29,9 @@ async fn run_end_to_end(backend: Backend) {
     let loaded = plugins["loaded"].as_array().unwrap();
     let pp = loaded.iter().find(|p| p["name"] == "peak-picking").unwrap();
     assert_eq!(pp["status"], "ready", "{pp}");
-    let (status, config) = tp.get("/api/plugins/peak-picking/config", Some(&token)).await;
+    let (status, config) = tp
+        .get("/api/plugins/peak-picking/config", Some(&token))
+        .await;
     assert_eq!(status, 200, "{config}");
     let revision = config["revision"].as_str().unwrap().to_string();
     let roots = tp.dir.path().join("lcms");
@@ -111,9 +113,13 @@ async fn run_end_to_end(backend: Backend) {
         .iter()
         .map(|t| t["peak_area"].as_f64().unwrap_or(0.0))
         .collect();
-    assert!(areas.iter().all(|a| *a > 0.0), "every target found: {areas:?}");
+    assert!(
+        areas.iter().all(|a| *a > 0.0),
+        "every target found: {areas:?}"
+    );
     assert_eq!(
-        targets, run["targets"].as_array().unwrap(),
+        targets,
+        run["targets"].as_array().unwrap(),
         "the stored result is the run the plugin answered"
     );
     tp.finish().await;

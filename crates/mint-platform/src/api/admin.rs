@@ -299,7 +299,7 @@ async fn create_user(
         .await?;
     let user = user_store::fetch_user(store, &txn, id)
         .await?
-        .ok_or_else(|| user_not_found(id))?;
+        .ok_or_else(|| crate::api::not_found(user_not_found(id).message()))?;
     commit(txn).await?;
     tracing::info!(user_id = id, actor = principal.id(), "user created");
     Ok((StatusCode::CREATED, axum::Json(user_json(&user))).into_response())
@@ -314,7 +314,7 @@ async fn get_user(
     let store = &platform.store;
     let user = user_store::fetch_user(store, store.connection(), id)
         .await?
-        .ok_or_else(|| user_not_found(id))?;
+        .ok_or_else(|| crate::api::not_found(user_not_found(id).message()))?;
     Ok(axum::Json(user_json(&user)))
 }
 
@@ -358,7 +358,7 @@ async fn apply_user_patch(
     let txn = store.begin().await?;
     let current = user_store::fetch_user(store, &txn, id)
         .await?
-        .ok_or_else(|| user_not_found(id))?;
+        .ok_or_else(|| crate::api::not_found(user_not_found(id).message()))?;
     let role = match &patch.role {
         Some(role) => Some(resolve_role(store, &txn, role).await?),
         None => None,
@@ -421,7 +421,7 @@ async fn apply_user_patch(
     store.exec(&txn, &sql, params).await?;
     let user = user_store::fetch_user(store, &txn, id)
         .await?
-        .ok_or_else(|| user_not_found(id))?;
+        .ok_or_else(|| crate::api::not_found(user_not_found(id).message()))?;
     commit(txn).await?;
     tracing::info!(user_id = id, actor = principal.id(), "user updated");
     Ok(user)
@@ -509,7 +509,7 @@ async fn fetch_role(
         )
         .await?
         .ok_or_else(|| {
-            PluginError::not_found(format!("Role {id} not found"))
+            crate::api::not_found(format!("Role {id} not found"))
                 .with_entity("role")
                 .with_entity_id(id)
         })
@@ -793,7 +793,7 @@ async fn get_plugin_role(
     let role = user_store::plugin_role(&platform.store, &plugin, user_id)
         .await?
         .ok_or_else(|| {
-            PluginError::not_found(format!("User {user_id} has no role in plugin '{plugin}'"))
+            crate::api::not_found(format!("User {user_id} has no role in plugin '{plugin}'"))
                 .with_entity("plugin_role")
         })?;
     Ok(axum::Json(role_of_plugin_json(&role)))
@@ -869,7 +869,7 @@ async fn user_plugin_roles(
         .await?
         .is_none()
     {
-        return Err(user_not_found(id));
+        return Err(crate::api::not_found(user_not_found(id).message()));
     }
     let roles = user_store::list_user_plugin_roles(store, id, None).await?;
     Ok(axum::Json(Value::Array(

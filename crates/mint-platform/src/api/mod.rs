@@ -25,3 +25,10 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(admin::routes())
         .merge(plugins::routes())
 }
+
+/// 404 `resource.not_found` with `message`: the public code of a missing or invisible row
+/// (`spec/platform-api.md` §1.1; the SDK's `NotFound` variant carries `NOT_FOUND`, the internal
+/// API's code).
+pub fn not_found(message: impl Into<String>) -> mint_sdk::PluginError {
+    mint_sdk::PluginError::http_message(axum::http::StatusCode::NOT_FOUND, message.into())
+}

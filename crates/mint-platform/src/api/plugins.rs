@@ -146,7 +146,7 @@ async fn get_snapshot(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, PluginError> {
     principal.require("plugins.view")?;
-    Err(PluginError::not_found(format!("Snapshot {id} not found")))
+    Err(crate::api::not_found(format!("Snapshot {id} not found")))
 }
 
 /// `POST /api/plugins/{name}/reload` (Rust extension): re-runs migrate → initialize → mount;
@@ -167,7 +167,7 @@ fn entry_of<'a>(platform: &'a Platform, name: &str) -> Result<&'a Arc<PluginEntr
     platform
         .plugins
         .find(name)
-        .ok_or_else(|| PluginError::not_found(format!("Plugin '{name}' not found")))
+        .ok_or_else(|| crate::api::not_found(format!("Plugin '{name}' not found")))
 }
 
 fn settings_model_of(entry: &PluginEntry) -> Option<SettingsModel> {

@@ -214,7 +214,7 @@ async fn project_value(
 }
 
 fn project_not_found(id: i64) -> PluginError {
-    PluginError::not_found(format!("Project {id} not found"))
+    crate::api::not_found(format!("Project {id} not found"))
 }
 
 // ----- list / create / read / update / delete ---------------------------------------------------
@@ -704,7 +704,7 @@ async fn member_row(
 }
 
 fn not_a_member(project_id: i64, user_id: i64) -> PluginError {
-    PluginError::not_found(format!(
+    crate::api::not_found(format!(
         "User {user_id} is not a member of project {project_id}"
     ))
 }
@@ -814,7 +814,9 @@ async fn add_member(
     let store = &platform.store;
     let txn = store.begin().await?;
     if fetch_user(store, &txn, body.user_id).await?.is_none() {
-        return Err(user_not_found(body.user_id));
+        return Err(crate::api::not_found(
+            user_not_found(body.user_id).message(),
+        ));
     }
     if member_row(store, &txn, id, body.user_id).await?.is_some() {
         return Err(PluginError::conflict(format!(
