@@ -623,16 +623,27 @@ impl PluginManager {
     /// extensions so the plugin's context does not resolve it again.
     pub async fn route(&self, request: Request) -> Option<Response> {
         let mount = self.mounts.find(request.uri().path())?;
+        Some(self.serve_mount(mount, request).await)
+    }
+
+    /// The mount serving `path`, if a plugin claims it (a pointer load and a short scan).
+    pub fn mount_for(&self, path: &str) -> Option<Arc<Mount>> {
+        self.mounts.find(path)
+    }
+
+    /// Serves `request` with `mount` (found by [`PluginManager::mount_for`]): the caller
+    /// checks first when the plugin `requires_auth` (401 / 403 `plugins.use`).
+    pub async fn serve_mount(&self, mount: Arc<Mount>, request: Request) -> Response {
         let request = if mount.requires_auth {
             match self.authorize(request).await {
                 Ok(request) => request,
-                Err(err) => return Some(err.into_response()),
+                Err(err) => return err.into_response(),
             }
         } else {
             request
         };
         match mount.router.clone().oneshot(request).await {
-            Ok(response) => Some(response),
+            Ok(response) => response,
             Err(never) => match never {},
         }
     }
