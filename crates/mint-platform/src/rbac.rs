@@ -178,7 +178,12 @@ pub fn unauthorized(message: &str) -> PluginError {
 
 /// The bearer token of a request: `Authorization: Bearer …`, else the `mint_token` cookie.
 pub fn request_token(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION)
+    token_in(&parts.headers)
+}
+
+/// The bearer token in `headers`: `Authorization: Bearer …`, else the `mint_token` cookie.
+pub fn token_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION)
         && let Ok(text) = value.to_str()
     {
         let mut it = text.splitn(2, ' ');
@@ -189,7 +194,7 @@ pub fn request_token(parts: &Parts) -> Option<String> {
             return Some(token.trim().to_string());
         }
     }
-    for value in parts.headers.get_all(axum::http::header::COOKIE) {
+    for value in headers.get_all(axum::http::header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
         for pair in text.split(';') {
             if let Some((name, token)) = pair.trim().split_once('=')
@@ -212,10 +217,21 @@ pub async fn resolve_principal(
     platform: &Platform,
     parts: &Parts,
 ) -> Result<Option<Principal>, PluginError> {
-    if let Some(cached) = parts.extensions.get::<ResolvedPrincipal>() {
+    resolve_principal_from(platform, &parts.headers, &parts.extensions).await
+}
+
+/// [`resolve_principal`] from a request's headers and extensions.
+///
+/// Errors: `Repository` when the database fails.
+pub async fn resolve_principal_from(
+    platform: &Platform,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<Option<Principal>, PluginError> {
+    if let Some(cached) = extensions.get::<ResolvedPrincipal>() {
         return Ok(cached.0.clone());
     }
-    let principal = match request_token(parts) {
+    let principal = match token_in(headers) {
         Some(token) => match platform.tokens.verify(&token, chrono::Utc::now()) {
             Ok(claims) => match claims.sub.parse::<i64>() {
                 Ok(id) => Principal::load(platform, id).await?,

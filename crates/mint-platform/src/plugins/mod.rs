@@ -30,6 +30,7 @@ use crate::config::LoadedConfig;
 use crate::rbac::{self, ResolvedPrincipal};
 use crate::state::Platform;
 
+pub mod caller;
 pub mod config_store;
 pub mod context;
 pub mod mounts;
@@ -631,32 +632,48 @@ impl PluginManager {
         self.mounts.find(path)
     }
 
-    /// Serves `request` with `mount` (found by [`PluginManager::mount_for`]): the caller
-    /// checks first when the plugin `requires_auth` (401 / 403 `plugins.use`).
+    /// Serves `request` with `mount` (found by [`PluginManager::mount_for`]). The caller is
+    /// resolved when the request carries credentials (or in dev mode) and the handler runs in
+    /// its [`caller`] scope; a `requires_auth` plugin needs an authenticated caller (401) with
+    /// `plugins.use` (403).
     pub async fn serve_mount(&self, mount: Arc<Mount>, request: Request) -> Response {
-        let request = if mount.requires_auth {
-            match self.authorize(request).await {
-                Ok(request) => request,
-                Err(err) => return err.into_response(),
+        let (mut parts, body) = request.into_parts();
+        let caller = match self.caller_of(&mount, &parts).await {
+            Ok(Some(principal)) => {
+                parts
+                    .extensions
+                    .insert(ResolvedPrincipal(Some(principal.clone())));
+                caller::Caller::User(principal)
             }
-        } else {
-            request
+            Ok(None) => caller::Caller::Anonymous,
+            Err(err) => return err.into_response(),
         };
-        match mount.router.clone().oneshot(request).await {
+        let request = Request::from_parts(parts, body);
+        match caller::scope(caller, mount.router.clone().oneshot(request)).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
     }
 
-    async fn authorize(&self, request: Request) -> Result<Request, PluginError> {
+    async fn caller_of(
+        &self,
+        mount: &Mount,
+        parts: &axum::http::request::Parts,
+    ) -> Result<Option<rbac::Principal>, PluginError> {
         let platform = self.platform()?;
-        let (mut parts, body) = request.into_parts();
-        let principal = rbac::resolve_principal(&platform, &parts)
-            .await?
-            .ok_or_else(|| rbac::unauthorized("Not authenticated"))?;
-        principal.require("plugins.use")?;
-        parts.extensions.insert(ResolvedPrincipal(Some(principal)));
-        Ok(Request::from_parts(parts, body))
+        let dev = platform.config.settings.dev_mode;
+        let principal = if dev || rbac::token_in(&parts.headers).is_some() {
+            rbac::resolve_principal(&platform, parts).await?
+        } else {
+            None
+        };
+        if mount.requires_auth {
+            let principal = principal
+                .as_ref()
+                .ok_or_else(|| rbac::unauthorized("Authentication required"))?;
+            principal.require("plugins.use")?;
+        }
+        Ok(principal)
     }
 
     // ----- hooks --------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 //! (`spec/context-and-data.md` §5.1–5.2), on the same service as the REST API
 //! ([`crate::services::experiments`]), so writes run in one transaction and fire the save hooks.
 //!
-//! Plugins act with their own rights (no user): analysis plugins cannot create, update or
+//! Inside a plugin request the platform routed, every call is further limited to what the
+//! request's caller may do ([`crate::plugins::caller`]): experiments the caller cannot see
+//! read as absent (and appear in no list), writes need the caller's edit (or delete / create)
+//! rights, and an anonymous caller sees nothing and writes nothing. Outside a request (startup,
+//! hooks, background tasks) plugins act with their own rights: analysis plugins cannot create, update or
 //! delete experiments; experiment-design plugins write design data and analysis plugins write
 //! analysis results, each only under their own plugin id; design data owned by another plugin
 //! is a 409 `DESIGN_DATA_OWNERSHIP_CONFLICT`. These match the SDK's standalone store
@@ -19,6 +23,8 @@ use mint_sdk::repositories::{
 };
 use mint_sdk::{PluginError, PluginMetadata, PluginType};
 
+use crate::plugins::caller::{self, Caller};
+use crate::rbac;
 use crate::services::experiments::{
     self as svc, Actor, ExperimentPatch, ListQuery, NewExperimentInput, ProjectRef, SortKey, Viewer,
 };
@@ -30,6 +36,95 @@ fn upgrade(platform: &Weak<Platform>) -> Result<Arc<Platform>, PluginError> {
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
+}
+
+/// What a repository call needs from the request's caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Read,
+    Edit,
+    Delete,
+}
+
+/// Checks the current plugin request's caller (if any) against experiment `id`: `Ok(true)`
+/// when allowed (or outside a request), `Ok(false)` when a read should answer "none" (the
+/// experiment is invisible or the caller anonymous).
+///
+/// Errors: `Permission` (403) for a write the caller may not make; `NotFound` for a write on an
+/// experiment the caller cannot see.
+async fn caller_allows(platform: &Platform, id: i64, need: Need) -> Result<bool, PluginError> {
+    let Some(caller) = caller::current() else {
+        return Ok(true);
+    };
+    let permission = match need {
+        Need::Read => "experiments.view",
+        Need::Edit => "experiments.edit",
+        Need::Delete => "experiments.delete",
+    };
+    let principal = match caller {
+        Caller::User(principal) => principal,
+        Caller::Anonymous if need == Need::Read => return Ok(false),
+        Caller::Anonymous => {
+            return Err(PluginError::permission("Authentication required")
+                .with_required_permission(permission));
+        }
+    };
+    match rbac::experiment_access(platform, &principal, id).await {
+        Ok(access) => {
+            let allowed = match need {
+                Need::Read => true,
+                Need::Edit => access.edit,
+                Need::Delete => access.delete,
+            };
+            if allowed {
+                Ok(true)
+            } else {
+                Err(
+                    PluginError::permission(format!("Missing permission: {permission}"))
+                        .with_required_permission(permission),
+                )
+            }
+        }
+        Err(err) if err.status() == axum::http::StatusCode::NOT_FOUND => {
+            if need == Need::Read {
+                Ok(false)
+            } else {
+                Err(svc_not_found(id))
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+fn svc_not_found(id: i64) -> PluginError {
+    PluginError::not_found(format!("Experiment {id} not found"))
+        .with_entity("experiment")
+        .with_entity_id(id)
+}
+
+/// Whose experiments a plugin's list shows: everything outside a request, else the caller's.
+fn list_viewer() -> Option<Viewer> {
+    match caller::current() {
+        None => Some(Viewer::All),
+        Some(Caller::Anonymous) => None,
+        Some(Caller::User(p)) if p.is_admin() => Some(Viewer::All),
+        Some(Caller::User(p)) => Some(Viewer::User {
+            id: p.id(),
+            sees_unassigned: p.has("experiments.view"),
+        }),
+    }
+}
+
+/// A plugin's experiment create inside a request needs the caller's `experiments.create`.
+fn caller_may_create() -> Result<(), PluginError> {
+    match caller::current() {
+        None => Ok(()),
+        Some(Caller::User(p)) if p.has("experiments.create") => Ok(()),
+        Some(_) => Err(
+            PluginError::permission("Missing permission: experiments.create")
+                .with_required_permission("experiments.create"),
+        ),
+    }
 }
 
 /// Experiments as one plugin sees them: every experiment is readable; only
@@ -85,6 +180,9 @@ impl PlatformExperimentRepository {
 impl ExperimentRepository for PlatformExperimentRepository {
     async fn get_by_id(&self, experiment_id: i64) -> Result<Option<Experiment>, PluginError> {
         let platform = upgrade(&self.platform)?;
+        if !caller_allows(&platform, experiment_id, Need::Read).await? {
+            return Ok(None);
+        }
         Ok(svc::get(&platform, experiment_id)
             .await?
             .map(svc::ExperimentView::into_experiment))
@@ -95,6 +193,9 @@ impl ExperimentRepository for PlatformExperimentRepository {
         filter: ExperimentFilter,
     ) -> Result<(Vec<Experiment>, u64), PluginError> {
         let platform = upgrade(&self.platform)?;
+        let Some(viewer) = list_viewer() else {
+            return Ok((Vec::new(), 0));
+        };
         let query = ListQuery {
             skip: filter.skip,
             limit: filter.limit,
@@ -107,7 +208,7 @@ impl ExperimentRepository for PlatformExperimentRepository {
             search_code: false,
             sort: SortKey::Id,
             descending: false,
-            viewer: Viewer::All,
+            viewer,
             ..ListQuery::default()
         };
         let (items, total) = svc::list(&platform, &query).await?;
@@ -123,6 +224,7 @@ impl ExperimentRepository for PlatformExperimentRepository {
     async fn create(&self, experiment: NewExperiment) -> Result<Experiment, PluginError> {
         self.check_writer()?;
         let platform = upgrade(&self.platform)?;
+        caller_may_create()?;
         let experiment_type = if experiment.experiment_type.trim().is_empty() {
             svc::DEFAULT_EXPERIMENT_TYPE.to_string()
         } else {
@@ -153,6 +255,7 @@ impl ExperimentRepository for PlatformExperimentRepository {
     ) -> Result<Option<Experiment>, PluginError> {
         self.check_writer()?;
         let platform = upgrade(&self.platform)?;
+        caller_allows(&platform, experiment_id, Need::Edit).await?;
         // An absent (or empty) argument leaves the field alone; nothing is cleared.
         let patch = ExperimentPatch {
             name: update.name,
@@ -172,11 +275,15 @@ impl ExperimentRepository for PlatformExperimentRepository {
     async fn delete(&self, experiment_id: i64) -> Result<bool, PluginError> {
         self.check_writer()?;
         let platform = upgrade(&self.platform)?;
+        caller_allows(&platform, experiment_id, Need::Delete).await?;
         svc::delete(&platform, experiment_id).await
     }
 
     async fn has_design_data(&self, experiment_id: i64) -> Result<bool, PluginError> {
         let platform = upgrade(&self.platform)?;
+        if !caller_allows(&platform, experiment_id, Need::Read).await? {
+            return Ok(false);
+        }
         Ok(svc::get_design(&platform, experiment_id).await?.is_some())
     }
 }
@@ -221,6 +328,7 @@ impl PluginDataRepository for PlatformDataRepository {
         }
         self.check_owner(plugin_id, "design_data.self")?;
         let platform = upgrade(&self.platform)?;
+        caller_allows(&platform, experiment_id, Need::Edit).await?;
         svc::save_design(&platform, experiment_id, plugin_id, data, schema_version).await
     }
 
@@ -229,6 +337,9 @@ impl PluginDataRepository for PlatformDataRepository {
         experiment_id: i64,
     ) -> Result<Option<DesignData>, PluginError> {
         let platform = upgrade(&self.platform)?;
+        if !caller_allows(&platform, experiment_id, Need::Read).await? {
+            return Ok(None);
+        }
         svc::get_design(&platform, experiment_id).await
     }
 
@@ -237,6 +348,7 @@ impl PluginDataRepository for PlatformDataRepository {
             return Err(analysis_cannot_write_design_data());
         }
         let platform = upgrade(&self.platform)?;
+        caller_allows(&platform, experiment_id, Need::Edit).await?;
         svc::delete_design(&platform, experiment_id, Some(&self.plugin_id)).await
     }
 
@@ -251,6 +363,7 @@ impl PluginDataRepository for PlatformDataRepository {
         }
         self.check_owner(plugin_id, "analysis_results.self")?;
         let platform = upgrade(&self.platform)?;
+        caller_allows(&platform, experiment_id, Need::Edit).await?;
         svc::save_result(&platform, experiment_id, plugin_id, result).await
     }
 
@@ -260,6 +373,9 @@ impl PluginDataRepository for PlatformDataRepository {
         plugin_id: &str,
     ) -> Result<Option<PluginAnalysisResult>, PluginError> {
         let platform = upgrade(&self.platform)?;
+        if !caller_allows(&platform, experiment_id, Need::Read).await? {
+            return Ok(None);
+        }
         svc::get_result(&platform, experiment_id, plugin_id).await
     }
 
@@ -268,6 +384,9 @@ impl PluginDataRepository for PlatformDataRepository {
         experiment_id: i64,
     ) -> Result<Vec<PluginAnalysisResult>, PluginError> {
         let platform = upgrade(&self.platform)?;
+        if !caller_allows(&platform, experiment_id, Need::Read).await? {
+            return Ok(Vec::new());
+        }
         svc::list_results(&platform, experiment_id).await
     }
 
@@ -278,6 +397,7 @@ impl PluginDataRepository for PlatformDataRepository {
     ) -> Result<bool, PluginError> {
         self.check_owner(plugin_id, "analysis_results.self")?;
         let platform = upgrade(&self.platform)?;
+        caller_allows(&platform, experiment_id, Need::Edit).await?;
         svc::delete_result(&platform, experiment_id, plugin_id).await
     }
 }
