@@ -255,6 +255,11 @@ impl PlatformBuilder {
                 config.unknown_keys.join(", ")
             );
         }
+        if config.settings.dev_mode {
+            tracing::warn!(
+                "dev mode: requests without a token act as the admin (user 1); loopback only"
+            );
+        }
         Ok(Prepared {
             config,
             plugins: self.plugins,

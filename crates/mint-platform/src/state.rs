@@ -152,6 +152,12 @@ async fn seed(store: &Store, admin_password: Option<&str>) -> Result<(), PluginE
     let users = store
         .count(conn, "SELECT COUNT(*) AS n FROM users", [])
         .await?;
+    if users > 0 && admin_password.is_some_and(|p| !p.is_empty()) {
+        tracing::info!(
+            "MINT_ADMIN_PASSWORD is ignored: the users exist already (change a password with \
+             PATCH /api/admin/users/{{id}})"
+        );
+    }
     if users == 0 {
         let (password, generated) = match admin_password.filter(|p| !p.is_empty()) {
             Some(p) => (p.to_string(), false),

@@ -23,30 +23,12 @@ async fn run_end_to_end(backend: Backend) {
     let tp = TestPlatform::start_with(backend, vec![plugin], |_| {}).await;
     let token = tp.admin_token().await;
 
-    // The plugin is Ready and keeps its uploads under a folder of ours.
+    // The plugin is Ready.
     let (status, plugins) = tp.get("/api/plugins", Some(&token)).await;
     assert_eq!(status, 200, "{plugins}");
     let loaded = plugins["loaded"].as_array().unwrap();
     let pp = loaded.iter().find(|p| p["name"] == "peak-picking").unwrap();
     assert_eq!(pp["status"], "ready", "{pp}");
-    let (status, config) = tp
-        .get("/api/plugins/peak-picking/config", Some(&token))
-        .await;
-    assert_eq!(status, 200, "{config}");
-    let revision = config["revision"].as_str().unwrap().to_string();
-    let roots = tp.dir.path().join("lcms");
-    std::fs::create_dir_all(&roots).unwrap();
-    let response = tp
-        .client
-        .put(tp.at("/api/plugins/peak-picking/config"))
-        .bearer_auth(&token)
-        .header("If-Match", format!("\"{revision}\""))
-        .json(&json!({"config": {"data_roots": [roots]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-
     let (status, project) = tp
         .post(
             "/api/projects",
