@@ -16,7 +16,7 @@ pub enum Caller {
     /// No valid credentials.
     Anonymous,
     /// An authenticated, active user.
-    User(Principal),
+    User(Box<Principal>),
 }
 
 tokio::task_local! {

@@ -643,7 +643,7 @@ impl PluginManager {
                 parts
                     .extensions
                     .insert(ResolvedPrincipal(Some(principal.clone())));
-                caller::Caller::User(principal)
+                caller::Caller::User(Box::new(principal))
             }
             Ok(None) => caller::Caller::Anonymous,
             Err(err) => return err.into_response(),
