@@ -9,7 +9,8 @@
 //! | `mount_plugin` | nesting, `_mint/runtime`, body limit, the plugin extension |
 //! | `with_sdk_layers` | request id and log scope, error envelope, panic guard, size check, trailing-slash trim |
 //! | `app_without_cors` | `StandaloneApp::router` with `cors: false` (`/__mint/events`, two extensions) |
-//! | `app` | `StandaloneApp::router` as served by default (CORS on), a request without `Origin` |
+//! | `app` | `StandaloneApp::router` with the default options (CORS on), a request without `Origin` |
+//! | `app_service` | `StandaloneApp::service`, what `serve` serves: the same without the outer router |
 //! | `app_with_origin` | the same app, a request from a browser origin (CORS headers added) |
 //!
 //! Run: `cargo bench -p mint-sdk --bench route_stack`. On a shared machine wall times wander by
@@ -121,6 +122,9 @@ where
 }
 
 fn stacks() -> Vec<(&'static str, Runner)> {
+    let app_service = create_standalone_app(plugin(), StandaloneOptions::default())
+        .map(|app| app.service())
+        .unwrap_or_else(|e| panic!("the bench plugin's metadata is valid: {e}"));
     vec![
         (
             "bare_axum",
@@ -142,6 +146,7 @@ fn stacks() -> Vec<(&'static str, Runner)> {
         ),
         ("app_without_cors", runner(app(false), None)),
         ("app", runner(app(true), None)),
+        ("app_service", runner(app_service, None)),
         ("app_with_origin", runner(app(true), Some("http://a.test"))),
     ]
 }
