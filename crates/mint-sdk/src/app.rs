@@ -195,26 +195,25 @@ impl StandaloneApp {
                 .unwrap_or_default(),
             plugin_name: self.options.env_var("MINT_PLUGIN_NAME").unwrap_or_default(),
         };
-        // The events route's extensions on it alone: a router-wide layer costs every route.
-        let events = post(events_route).layer((
-            Extension(BoundPlugin {
-                plugin: self.plugin.clone(),
-            }),
-            Extension(admission),
-        ));
-        let router = mount_plugin(self.plugin.clone(), self.options.max_upload_bytes)
-            .route("/__mint/events", events);
+        // Per route, not router-wide: a `Router::layer` costs every route a boxed service.
+        let events = post(events_route).layer(Extension(admission));
+        let router = plugin_routes(&self.plugin).route("/__mint/events", events);
         // The frontend at `{prefix}/`, outside `/api` (§1.2).
         let router = match &self.frontend {
             Some((prefix, files)) => router.merge(files.router(prefix)),
             None => router,
         };
+        // One plugin: `mount_plugin`'s binding once around the router instead of on each route.
+        let bound = tower::Layer::layer(
+            &binding(self.plugin.clone(), self.options.max_upload_bytes),
+            router,
+        );
         let cors = self
             .options
             .cors
             .then(|| cors_layer(self.options.cors_origins.as_deref()));
-        let service = sdk_service(router, self.options.max_upload_bytes);
-        stack::CorsGate::new(service, cors)
+        let limit = u64::try_from(self.options.max_upload_bytes).unwrap_or(u64::MAX);
+        stack::CorsGate::new(stack::SdkService::new(bound, limit), cors)
     }
 
     /// Starts the plugin (§1.6): detects the mode, sets up the standalone database, binds the
@@ -377,6 +376,13 @@ pub(crate) async fn shutdown_signal() {
 /// probe, with the plugin bound in every request's extensions and, when `requires_auth`, a user
 /// resolved before each plugin route. This is the one mounting code path of every host.
 pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) -> Router {
+    // One layer of two services: each `Router::layer` boxes every route once more.
+    plugin_routes(&plugin).layer(binding(plugin, max_upload_bytes))
+}
+
+/// [`mount_plugin`]'s routes before the [`binding`] layer, which the caller applies: per route
+/// when plugins share a router, once around the whole router when the app serves one plugin.
+fn plugin_routes(plugin: &Arc<dyn AnalysisPlugin>) -> Router {
     let meta = plugin.metadata();
     let base = format!("/api{}", meta.routes_prefix);
     // Routers sharing a sub-prefix are merged first: axum cannot nest twice at one path.
@@ -398,18 +404,25 @@ pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) ->
         router = router.nest(&format!("{base}/settings"), settings_router(plugin.clone()));
     }
     let name = meta.name.clone();
-    router = router.route(
+    router.route(
         &format!("{base}/_mint/runtime"),
         get(move || {
             let name = name.clone();
             async move { Json(json!({"name": name, "configRequiresAdmin": false})) }
         }),
-    );
-    // One layer of two services: each `Router::layer` boxes every route once more.
-    router.layer((
+    )
+}
+
+/// What binds requests to `plugin`: the plugin in the extensions (the SDK's extractors and
+/// guards find it there) and the body limit of its upload routes.
+fn binding(
+    plugin: Arc<dyn AnalysisPlugin>,
+    max_upload_bytes: usize,
+) -> (Extension<BoundPlugin>, DefaultBodyLimit) {
+    (
         Extension(BoundPlugin { plugin }),
         DefaultBodyLimit::max(max_upload_bytes),
-    ))
+    )
 }
 
 /// Wraps a router in the SDK layers, in one service: request id and log scope (outermost),

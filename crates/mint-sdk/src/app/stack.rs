@@ -193,7 +193,8 @@ fn fresh_request_id() -> String {
     for (i, digit) in text.iter_mut().enumerate() {
         *digit = HEX[((n >> ((15 - i) * 4)) & 0xf) as usize];
     }
-    String::from_utf8_lossy(&text).into_owned()
+    // Hex digits are ASCII: the conversion cannot fail.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// Up to 128 visible ASCII characters (§5's hardening).
