@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -14,14 +13,12 @@ use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use mint_sdk::app::RequestId;
 use mint_sdk::context::PlatformContextImpl;
 use mint_sdk::extract::Json;
-use mint_sdk::logging::{LogSink, json_layer};
 use mint_sdk::{
     AnalysisPlugin, CurrentUser, JsonObject, LifecycleHookResult, PlatformContext,
     PluginCapabilities, PluginCore, PluginError, PluginMetadata, PluginType, StandaloneOptions,
-    create_standalone_app, current_request_id, plugin_logger,
+    create_standalone_app,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -118,15 +115,6 @@ impl AnalysisPlugin for DemoPlugin {
             .route(
                 "/whoami",
                 get(|user: CurrentUser| async move { Json(user.to_json()) }),
-            )
-            .route(
-                "/ids",
-                get(
-                    |Extension(RequestId(id)): Extension<RequestId>| async move {
-                        plugin_logger("demo plugin").info("serving ids", None);
-                        Json(json!({"scope": current_request_id(), "extension": id}))
-                    },
-                ),
             );
         let items = Router::new().route("/x", get(|| async { "item x" }));
         vec![(main, String::new()), (items, "/items".into())]
@@ -340,57 +328,6 @@ async fn request_ids_are_echoed_or_generated_on_every_response() {
         .expect("request");
     let (_, headers, _, _) = send(&router, req).await;
     assert_eq!(headers["x-request-id"].len(), 16);
-}
-
-/// The JSON log lines written while `future` runs on this thread.
-async fn logged_lines<F: std::future::Future>(future: F) -> (F::Output, Vec<Value>) {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let subscriber = tracing_subscriber::registry().with(json_layer(LogSink::Buffer(buf.clone())));
-    let guard = tracing::subscriber::set_default(subscriber);
-    let output = future.await;
-    drop(guard);
-    let bytes = buf.lock().map(|b| b.clone()).unwrap_or_default();
-    let lines = String::from_utf8_lossy(&bytes)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (output, lines)
-}
-
-#[tokio::test]
-async fn handlers_and_their_logs_see_the_request_id_of_the_response() {
-    let router = app_router(DemoPlugin::new(), StandaloneOptions::default());
-    let ((_, headers, body, _), lines) =
-        logged_lines(send(&router, get_req("/api/demo/ids"))).await;
-    let id = headers["x-request-id"].to_str().unwrap_or_default();
-    assert_eq!(body, json!({"scope": id, "extension": id}));
-    let line = lines
-        .iter()
-        .find(|l| l["message"] == "serving ids")
-        .unwrap_or_else(|| panic!("no log line of the handler in {lines:?}"));
-    assert_eq!(line["request_id"], id);
-    // Outside the request there is no id.
-    assert_eq!(current_request_id(), None);
-}
-
-#[tokio::test]
-async fn a_panic_is_logged_with_method_path_and_request_id() {
-    let router = app_router(DemoPlugin::new(), StandaloneOptions::default());
-    let req = Request::get("/api/demo/panic")
-        .header("x-request-id", "panic-1")
-        .body(Body::empty())
-        .expect("request");
-    let ((status, headers, body, _), lines) = logged_lines(send(&router, req)).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(headers["x-request-id"], "panic-1");
-    assert_eq!(body["request_id"], "panic-1");
-    let line = lines
-        .iter()
-        .find(|l| l["level"] == "ERROR")
-        .unwrap_or_else(|| panic!("no error line in {lines:?}"));
-    assert_eq!(line["message"], "Unhandled error [GET /api/demo/panic]");
-    assert_eq!(line["request_id"], "panic-1");
 }
 
 #[tokio::test]
