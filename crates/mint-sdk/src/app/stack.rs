@@ -292,6 +292,11 @@ pub(crate) struct CorsGate<S> {
 impl<S> CorsGate<S> {
     /// `inner` behind `cors`, or alone when `cors` is `None`.
     pub(crate) fn new(inner: S, cors: Option<CorsLayer>) -> Self {
+        // tower-http checks its rules whenever it wraps a service: once here, so that a bad
+        // configuration fails when the app is built, not on the first browser request.
+        if let Some(layer) = &cors {
+            let _checked = layer.layer(());
+        }
         Self {
             inner,
             cors: cors.map(Arc::new),
