@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,23 +18,24 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::context::PlatformContext;
 use crate::error::{JsonObject, PluginError, envelope_body, json_response, unexpected_envelope};
 use crate::extract::Json;
 use crate::frontend::SpaStaticFiles;
-use crate::logging::{self, Scope, current_request_id};
+use crate::logging::{self, current_request_id};
 use crate::models::RoutesPrefix;
 use crate::plugin::{AnalysisPlugin, BoundPlugin};
+
+mod stack;
 
 /// The internal API version this SDK speaks (`MINT_PLATFORM_API_VERSION`).
 pub const INTERNAL_API_VERSION: &str = "1";
@@ -167,29 +169,51 @@ impl StandaloneApp {
     /// The complete axum router. Works without [`start`](Self::start): the plugin keeps the
     /// context it has.
     pub fn router(&self) -> Router {
-        let router = mount_plugin(self.plugin.clone(), self.options.max_upload_bytes)
-            .route("/__mint/events", post(events_route))
-            .layer(Extension(BoundPlugin {
-                plugin: self.plugin.clone(),
-            }))
-            .layer(Extension(EventAdmission {
-                token: self
-                    .options
-                    .env_var("MINT_PLUGIN_TOKEN")
-                    .unwrap_or_default(),
-                plugin_name: self.options.env_var("MINT_PLUGIN_NAME").unwrap_or_default(),
-            }));
+        Router::new().fallback_service(self.service())
+    }
+
+    /// The same app as a tower service, without the router around it: what
+    /// [`serve`](Self::serve) serves (one routing step less per request). Serve it with
+    /// `axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app.service()))`.
+    pub fn service(
+        &self,
+    ) -> impl tower::Service<
+        Request,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    >
+    + Clone
+    + Send
+    + Sync
+    + 'static
+    + use<> {
+        let admission = EventAdmission {
+            token: self
+                .options
+                .env_var("MINT_PLUGIN_TOKEN")
+                .unwrap_or_default(),
+            plugin_name: self.options.env_var("MINT_PLUGIN_NAME").unwrap_or_default(),
+        };
+        // Per route, not router-wide: a `Router::layer` costs every route a boxed service.
+        let events = post(events_route).layer(Extension(admission));
+        let router = plugin_routes(&self.plugin).route("/__mint/events", events);
         // The frontend at `{prefix}/`, outside `/api` (§1.2).
         let router = match &self.frontend {
             Some((prefix, files)) => router.merge(files.router(prefix)),
             None => router,
         };
-        let router = with_sdk_layers(router, self.options.max_upload_bytes);
-        if self.options.cors {
-            router.layer(cors_layer(self.options.cors_origins.as_deref()))
-        } else {
-            router
-        }
+        // One plugin: `mount_plugin`'s binding once around the router instead of on each route.
+        let bound = tower::Layer::layer(
+            &binding(self.plugin.clone(), self.options.max_upload_bytes),
+            router,
+        );
+        let cors = self
+            .options
+            .cors
+            .then(|| cors_layer(self.options.cors_origins.as_deref()));
+        let limit = u64::try_from(self.options.max_upload_bytes).unwrap_or(u64::MAX);
+        stack::CorsGate::new(stack::SdkService::new(bound, limit), cors)
     }
 
     /// Starts the plugin (§1.6): detects the mode, sets up the standalone database, binds the
@@ -288,7 +312,8 @@ impl StandaloneApp {
             meta.routes_prefix,
             meta.routes_prefix
         );
-        let served = axum::serve(listener, self.router())
+        let service = axum::ServiceExt::<Request>::into_make_service(self.service());
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(PluginError::unexpected);
@@ -351,6 +376,13 @@ pub(crate) async fn shutdown_signal() {
 /// probe, with the plugin bound in every request's extensions and, when `requires_auth`, a user
 /// resolved before each plugin route. This is the one mounting code path of every host.
 pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) -> Router {
+    // One layer of two services: each `Router::layer` boxes every route once more.
+    plugin_routes(&plugin).layer(binding(plugin, max_upload_bytes))
+}
+
+/// [`mount_plugin`]'s routes before the [`binding`] layer, which the caller applies: per route
+/// when plugins share a router, once around the whole router when the app serves one plugin.
+fn plugin_routes(plugin: &Arc<dyn AnalysisPlugin>) -> Router {
     let meta = plugin.metadata();
     let base = format!("/api{}", meta.routes_prefix);
     // Routers sharing a sub-prefix are merged first: axum cannot nest twice at one path.
@@ -364,7 +396,7 @@ pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) ->
     let mut router = Router::new();
     for (sub_prefix, mut sub_router) in groups {
         if meta.capabilities.requires_auth {
-            sub_router = sub_router.route_layer(middleware::from_fn(require_user));
+            sub_router = sub_router.route_layer(stack::RequireUserLayer);
         }
         router = router.nest(&format!("{base}{sub_prefix}"), sub_router);
     }
@@ -372,53 +404,37 @@ pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) ->
         router = router.nest(&format!("{base}/settings"), settings_router(plugin.clone()));
     }
     let name = meta.name.clone();
-    router = router.route(
+    router.route(
         &format!("{base}/_mint/runtime"),
         get(move || {
             let name = name.clone();
             async move { Json(json!({"name": name, "configRequiresAdmin": false})) }
         }),
-    );
-    router
-        .layer(DefaultBodyLimit::max(max_upload_bytes))
-        .layer(Extension(BoundPlugin { plugin }))
+    )
 }
 
-/// `requires_auth`: integrated requests need a user (401 otherwise); standalone passes.
-async fn require_user(req: Request, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let ctx = parts
-        .extensions
-        .get::<BoundPlugin>()
-        .and_then(|b| b.plugin.core().context());
-    if let Some(ctx) = ctx {
-        match ctx.current_user(&parts).await {
-            Ok(user) => {
-                logging::note_current_user(&user.user_id);
-                parts.extensions.insert(user);
-            }
-            Err(err) => return err.into_response(),
-        }
-    }
-    next.run(Request::from_parts(parts, body)).await
+/// What binds requests to `plugin`: the plugin in the extensions (the SDK's extractors and
+/// guards find it there) and the body limit of its upload routes.
+fn binding(
+    plugin: Arc<dyn AnalysisPlugin>,
+    max_upload_bytes: usize,
+) -> (Extension<BoundPlugin>, DefaultBodyLimit) {
+    (
+        Extension(BoundPlugin { plugin }),
+        DefaultBodyLimit::max(max_upload_bytes),
+    )
 }
 
-/// Wraps a router in the SDK layers: request id (outermost), non-JSON error → envelope, panic →
-/// 500 envelope, a request body limit, and `/api/…/` → `/api/…` path normalization.
+/// Wraps a router in the SDK layers, in one service: request id and log scope (outermost),
+/// `/api/…/` → `/api/…` path normalization, a request body limit by `Content-Length`, panic →
+/// 500 envelope, non-JSON error → envelope, and `X-Request-ID` on every response.
 pub fn with_sdk_layers(router: Router, max_upload_bytes: usize) -> Router {
+    Router::new().fallback_service(sdk_service(router, max_upload_bytes))
+}
+
+fn sdk_service(router: Router, max_upload_bytes: usize) -> stack::SdkService<Router> {
     let limit = u64::try_from(max_upload_bytes).unwrap_or(u64::MAX);
-    let inner = router
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            reject_oversized(req, next, limit)
-        }));
-    let trimmed = tower::ServiceBuilder::new()
-        .map_request(trim_api_trailing_slash)
-        .service(inner);
-    Router::new()
-        .fallback_service(trimmed)
-        .layer(middleware::from_fn(envelope_for_non_json_errors))
-        .layer(middleware::from_fn(request_id_layer))
+    stack::SdkService::new(router, limit)
 }
 
 fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
@@ -439,136 +455,12 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-fn trim_api_trailing_slash(mut req: Request) -> Request {
-    let path = req.uri().path();
-    if path.len() > 5 && path.starts_with("/api/") && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/').to_string();
-        let new = match req.uri().query() {
-            Some(q) => format!("{trimmed}?{q}"),
-            None => trimmed,
-        };
-        if let Ok(uri) = new.parse() {
-            *req.uri_mut() = uri;
-        }
-    }
-    req
-}
-
-async fn reject_oversized(req: Request, next: Next, limit: u64) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return PluginError::http(StatusCode::PAYLOAD_TOO_LARGE).into_response();
-    }
-    next.run(req).await
-}
-
 /// The request-id header name.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The request id chosen for a request, stored in its extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
-
-fn fresh_request_id() -> String {
-    let n: u64 = rand::random();
-    format!("{n:016x}")
-}
-
-fn acceptable_request_id(value: &str) -> bool {
-    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
-/// Resolves the request id (outer layer's → inbound header → fresh 16 hex chars), runs the
-/// request inside its logging scope and echoes it in `X-Request-ID` on every response.
-async fn request_id_layer(mut req: Request, next: Next) -> Response {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .or_else(|| {
-            let mut values = req.headers().get_all(REQUEST_ID_HEADER).iter();
-            let first = values.next()?.to_str().ok()?.to_string();
-            acceptable_request_id(&first).then_some(first)
-        })
-        .unwrap_or_else(fresh_request_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let scope = Scope {
-        request_id: Some(id.clone()),
-        method: Some(req.method().to_string()),
-        path: Some(req.uri().path().to_string()),
-        ..Default::default()
-    };
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let started = std::time::Instant::now();
-    // DEBUG, so the default INFO threshold creates no span per request (it costs throughput);
-    // an OpenTelemetry layer without a level filter still receives it.
-    let span = tracing::debug_span!(
-        target: "mint.sdk.request",
-        "request",
-        method = %method,
-        path = %path,
-        request_id = %id
-    );
-    let mut response =
-        tracing::Instrument::instrument(logging::in_scope(scope, next.run(req)), span).await;
-    tracing::debug!(
-        target: "mint.sdk.request",
-        request_id = %id,
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "{method} {path} → {}",
-        response.status().as_u16()
-    );
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"))
-}
-
-/// Safety net: an error response whose body is not JSON (router 404/405, extractor rejections,
-/// body-limit 413) becomes the envelope with the same status.
-async fn envelope_for_non_json_errors(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
-    let status = response.status();
-    if status.as_u16() < 400 || is_json(response.headers()) {
-        return response;
-    }
-    let message = match status {
-        StatusCode::NOT_FOUND => "Not Found".to_string(),
-        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed".to_string(),
-        other => crate::error::default_message(other).to_string(),
-    };
-    let body = envelope_body(
-        crate::error::default_code(status),
-        &message,
-        status,
-        current_request_id().as_deref(),
-        Value::Null,
-        Value::String(message.clone()),
-        None,
-    );
-    let mut out = json_response(status, &body);
-    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
-        if let Some(v) = response.headers().get(&name) {
-            out.headers_mut().insert(name, v.clone());
-        }
-    }
-    out
-}
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let text = panic

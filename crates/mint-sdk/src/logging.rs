@@ -13,7 +13,9 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use axum::http;
 use serde_json::{Map, Value};
+use tokio::task::futures::TaskLocalFuture;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -26,8 +28,8 @@ use crate::error::JsonObject;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
     pub request_id: Option<String>,
-    pub method: Option<String>,
-    pub path: Option<String>,
+    /// Method and URI of the request, for error logs (clones are cheap: no text is copied).
+    pub target: Option<(http::Method, http::Uri)>,
     /// Set once per request, when the user is resolved.
     pub user_id: Arc<std::sync::OnceLock<String>>,
     pub fields: JsonObject,
@@ -45,7 +47,10 @@ pub fn current_request_id() -> Option<String> {
 /// Method and path of the request being served, for error logs.
 pub(crate) fn current_request_target() -> Option<(String, String)> {
     SCOPE
-        .try_with(|s| Some((s.method.clone()?, s.path.clone()?)))
+        .try_with(|s| {
+            let (method, uri) = s.target.as_ref()?;
+            Some((method.to_string(), uri.path().to_string()))
+        })
         .ok()
         .flatten()
 }
@@ -59,9 +64,20 @@ pub(crate) fn note_current_user(user_id: &str) {
     let _ = SCOPE.try_with(|s| s.user_id.set(user_id.to_string()));
 }
 
-/// Runs `future` inside a request scope (used by the app's request-id layer).
-pub(crate) async fn in_scope<F: Future>(scope: Scope, future: F) -> F::Output {
-    SCOPE.scope(scope, future).await
+impl Scope {
+    /// The scope of one HTTP request.
+    pub(crate) fn for_request(request_id: String, method: &http::Method, uri: &http::Uri) -> Self {
+        Self {
+            request_id: Some(request_id),
+            target: Some((method.clone(), uri.clone())),
+            ..Default::default()
+        }
+    }
+}
+
+/// `future` run inside `scope` (the app's request service uses it; a nameable type, no boxing).
+pub(crate) fn scoped<F: Future>(scope: Scope, future: F) -> TaskLocalFuture<Scope, F> {
+    SCOPE.scope(scope, future)
 }
 
 /// Runs `future` with `request_id` as [`current_request_id`], keeping the other scope fields.
@@ -457,7 +473,7 @@ mod tests {
             request_id: Some("r7".into()),
             ..Default::default()
         };
-        in_scope(scope, async {
+        scoped(scope, async {
             note_current_user("42");
             plugin_logger("demo").info("as a user", None);
         })

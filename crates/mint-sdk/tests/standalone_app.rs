@@ -331,6 +331,38 @@ async fn request_ids_are_echoed_or_generated_on_every_response() {
 }
 
 #[tokio::test]
+async fn a_trailing_slash_is_trimmed_with_the_query_kept() {
+    let router = app_router(DemoPlugin::new(), StandaloneOptions::default());
+    let (status, _, _, text) = send(&router, get_req("/api/demo/items/x/?page=2")).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "item x"));
+    // Only under /api: the frontend and the app root keep their paths.
+    let (status, _, _, _) = send(&router, get_req("/__mint/events/")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_service_answers_as_the_router_does() {
+    let app = create_standalone_app(DemoPlugin::new(), StandaloneOptions::default())
+        .expect("valid metadata");
+    let service = app.service();
+    let resp = service
+        .clone()
+        .oneshot(get_req("/api/demo/hello"))
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().contains_key("x-request-id"));
+    let resp = service
+        .oneshot(get_req("/api/demo/nothing"))
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(body["code"], "resource.not_found");
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_422_with_field_paths() {
     let router = app_router(DemoPlugin::new(), StandaloneOptions::default());
     let post = |body: &str| {
@@ -434,6 +466,48 @@ async fn cors_preflight_echoes_the_origin_with_credentials() {
             .keys()
             .any(|k| k.as_str().starts_with("access-control"))
     );
+}
+
+#[tokio::test]
+async fn a_request_without_origin_is_not_a_cors_request() {
+    let router = app_router(DemoPlugin::new(), StandaloneOptions::default());
+    let (status, headers, _, _) = send(&router, get_req("/api/demo/hello")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control") || k == "vary"),
+        "{headers:?}"
+    );
+    // OPTIONS without Origin is no preflight: the router answers it.
+    let req = Request::options("/api/demo/hello")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body, _) = send(&router, req).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], "request.method_not_allowed");
+}
+
+#[tokio::test]
+async fn cors_headers_reach_error_responses_too() {
+    let router = app_router(DemoPlugin::new(), StandaloneOptions::default());
+    for (uri, expected) in [
+        ("/api/demo/nothing", StatusCode::NOT_FOUND),
+        ("/api/demo/panic", StatusCode::INTERNAL_SERVER_ERROR),
+    ] {
+        let req = Request::get(uri)
+            .header("origin", "http://a.test")
+            .body(Body::empty())
+            .expect("request");
+        let (status, headers, body, _) = send(&router, req).await;
+        assert_eq!(status, expected, "{uri}");
+        assert_eq!(headers["access-control-allow-origin"], "http://a.test");
+        assert_eq!(headers["access-control-allow-credentials"], "true");
+        assert_eq!(
+            body["request_id"],
+            headers["x-request-id"].to_str().unwrap_or_default()
+        );
+    }
 }
 
 /// A context with a fixed (or no) user, enough to exercise auth.
