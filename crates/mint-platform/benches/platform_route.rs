@@ -112,10 +112,20 @@ fn platform_route(c: &mut Criterion) {
         .expect("platform starts");
     let bare = Router::new().route("/api/bench/ping", get(ping));
     let hosted = mint_platform::server::app(platform.clone());
+    let ping_plugin: Arc<dyn AnalysisPlugin> = Arc::new(PingPlugin::default());
+    let mounted = mint_sdk::app::mount_plugin(ping_plugin.clone(), 1 << 20);
+    let layered =
+        mint_sdk::app::with_sdk_layers(mint_sdk::app::mount_plugin(ping_plugin, 1 << 20), 1 << 20);
 
     let mut group = c.benchmark_group("platform_route");
     group.bench_function("bare_axum", |b| {
         b.iter_custom(|iters| time(&runtime, &bare, iters))
+    });
+    group.bench_function("mount_plugin", |b| {
+        b.iter_custom(|iters| time(&runtime, &mounted, iters))
+    });
+    group.bench_function("mount_plugin_with_sdk_layers", |b| {
+        b.iter_custom(|iters| time(&runtime, &layered, iters))
     });
     group.bench_function("platform", |b| {
         b.iter_custom(|iters| time(&runtime, &hosted, iters))
