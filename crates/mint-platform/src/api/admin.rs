@@ -17,10 +17,11 @@ use axum::routing::{get, post};
 use mint_sdk::PluginError;
 use mint_sdk::extract::{Json, Path};
 use mint_sdk::repositories::User;
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
-use serde::{Deserialize, Deserializer};
+use sea_orm::ConnectionTrait;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{commit, nullable};
 use crate::config::DatabaseMode;
 use crate::rbac::{self, PERMISSIONS, Principal};
 use crate::repos::users::{self as user_store, user_not_found};
@@ -90,21 +91,6 @@ fn not_implemented(what: &str) -> PluginError {
         StatusCode::NOT_IMPLEMENTED,
         format!("{what} is not implemented by this platform yet"),
     )
-}
-
-async fn commit(txn: DatabaseTransaction) -> Result<(), PluginError> {
-    txn.commit()
-        .await
-        .map_err(|e| PluginError::repository(format!("Cannot commit: {e}")))
-}
-
-/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Trims an optional text; empty becomes `None`.

@@ -19,9 +19,10 @@ use chrono::NaiveDate;
 use mint_sdk::PluginError;
 use mint_sdk::error::JsonObject;
 use mint_sdk::extract::{Json, Path, Query};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::nullable;
 use crate::rbac::{self, Principal};
 use crate::services::ApiError;
 use crate::services::experiments::{
@@ -82,13 +83,6 @@ fn json_ok(value: impl serde::Serialize) -> Response {
 
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// `Option<Option<T>>` from a JSON field: absent → `None`, `null` → `Some(None)`.
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
 }
 
 fn not_found(id: i64) -> ApiError {

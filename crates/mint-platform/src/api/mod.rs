@@ -32,3 +32,22 @@ pub fn routes() -> Router<Arc<Platform>> {
 pub fn not_found(message: impl Into<String>) -> mint_sdk::PluginError {
     mint_sdk::PluginError::http_message(axum::http::StatusCode::NOT_FOUND, message.into())
 }
+
+/// Commits a route's transaction.
+///
+/// Errors: `Repository` when the commit fails (nothing is stored).
+pub(crate) async fn commit(txn: sea_orm::DatabaseTransaction) -> Result<(), mint_sdk::PluginError> {
+    txn.commit()
+        .await
+        .map_err(|e| mint_sdk::PluginError::repository(format!("Cannot commit: {e}")))
+}
+
+/// Serde `deserialize_with` for a field that may be absent (`None`), `null` (`Some(None)`) or
+/// a value (`Some(Some(v))`): PATCH bodies tell "clear" from "leave unchanged".
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}

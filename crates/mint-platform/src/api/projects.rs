@@ -22,10 +22,11 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use mint_sdk::PluginError;
 use mint_sdk::extract::{Json, Path, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
-use serde::{Deserialize, Deserializer};
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{commit, nullable};
 use crate::rbac::{self, Principal, ProjectRole};
 use crate::repos::users::{fetch_user, user_not_found};
 use crate::state::Platform;
@@ -64,21 +65,6 @@ const MAX_LIMIT: i64 = 1000;
 /// 422 `validation.error` with `message`.
 fn unprocessable(message: impl Into<String>) -> PluginError {
     PluginError::http_message(StatusCode::UNPROCESSABLE_ENTITY, message)
-}
-
-async fn commit(txn: DatabaseTransaction) -> Result<(), PluginError> {
-    txn.commit()
-        .await
-        .map_err(|e| PluginError::repository(format!("Cannot commit: {e}")))
-}
-
-/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Numbered placeholders for a query built piece by piece.
