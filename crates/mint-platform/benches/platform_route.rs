@@ -111,7 +111,7 @@ fn platform_route(c: &mut Criterion) {
         ))
         .expect("platform starts");
     let bare = Router::new().route("/api/bench/ping", get(ping));
-    let hosted = mint_platform::server::app(platform.clone());
+    let hosted = mint_platform::server::service(platform.clone());
     let ping_plugin: Arc<dyn AnalysisPlugin> = Arc::new(PingPlugin::default());
     let mounted = mint_sdk::app::mount_plugin(ping_plugin.clone(), 1 << 20);
     let layered =

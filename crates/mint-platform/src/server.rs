@@ -18,13 +18,24 @@ use crate::state::Platform;
 /// serving); everything else to the platform's routes; all of it behind the SDK's layers
 /// (request id, error envelope, panic isolation, body limits).
 pub fn app(platform: Arc<Platform>) -> Router {
+    Router::new().fallback_service(service(platform))
+}
+
+/// [`app`] as a tower service, without a router around it: what [`serve`] serves (two routing
+/// steps less per request).
+pub fn service(
+    platform: Arc<Platform>,
+) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
     let max_upload =
         usize::try_from(platform.config.settings.server.max_upload_bytes).unwrap_or(usize::MAX);
     let api = crate::api::routes()
         .fallback(not_found)
         .with_state(platform.clone());
-    let dispatch = PluginsFirst { platform, api };
-    mint_sdk::app::with_sdk_layers(Router::new().fallback_service(dispatch), max_upload)
+    mint_sdk::app::sdk_layers_service(PluginsFirst { platform, api }, max_upload)
 }
 
 async fn not_found() -> Response {
@@ -73,13 +84,64 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(platform.clone());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    axum::serve(listener, WithPeerAddr(service(platform.clone())))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     platform.shutdown().await;
     Ok(())
+}
+
+/// Makes one [`PeerAddr`] service per accepted connection (what
+/// `Router::into_make_service_with_connect_info` does, for any service).
+#[derive(Clone)]
+struct WithPeerAddr<S>(S);
+
+impl<'a, S: Clone> tower::Service<axum::serve::IncomingStream<'a, tokio::net::TcpListener>>
+    for WithPeerAddr<S>
+{
+    type Response = PeerAddr<S>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<PeerAddr<S>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(
+        &mut self,
+        stream: axum::serve::IncomingStream<'a, tokio::net::TcpListener>,
+    ) -> Self::Future {
+        std::future::ready(Ok(PeerAddr {
+            inner: self.0.clone(),
+            addr: *stream.remote_addr(),
+        }))
+    }
+}
+
+/// Puts the connection's peer address in each request as `ConnectInfo<SocketAddr>` (the login
+/// rate limit keys on it).
+#[derive(Clone)]
+struct PeerAddr<S> {
+    inner: S,
+    addr: SocketAddr,
+}
+
+impl<S> tower::Service<Request> for PeerAddr<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.addr));
+        self.inner.call(request)
+    }
 }

@@ -432,6 +432,30 @@ pub fn with_sdk_layers(router: Router, max_upload_bytes: usize) -> Router {
     Router::new().fallback_service(sdk_service(router, max_upload_bytes))
 }
 
+/// The SDK's layers (request id and log scope, `/api/…/` trim, 413 by `Content-Length`, panic →
+/// 500 envelope, non-JSON error → envelope, `X-Request-ID` on every response) around any
+/// service, without a router around them: what a host serves when it dispatches itself (the
+/// platform's plugin-first routing). [`with_sdk_layers`] is the same for a router, as a router.
+pub fn sdk_layers_service<S>(
+    inner: S,
+    max_upload_bytes: usize,
+) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let limit = u64::try_from(max_upload_bytes).unwrap_or(u64::MAX);
+    stack::SdkService::new(inner, limit)
+}
+
 fn sdk_service(router: Router, max_upload_bytes: usize) -> stack::SdkService<Router> {
     let limit = u64::try_from(max_upload_bytes).unwrap_or(u64::MAX);
     stack::SdkService::new(router, limit)
