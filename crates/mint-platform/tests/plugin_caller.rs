@@ -55,6 +55,21 @@ async fn plugin_reads_follow_the_callers_visibility() {
         .await;
     assert_eq!(status, 404, "{body}");
 
+    // Peak-picking's read routes answer the hidden experiment as not found, like the platform.
+    for sub in ["result", "runs", "result.csv"] {
+        let (status, body) = tp
+            .get(
+                &format!("/api/peak-picking/experiments/{id}/{sub}"),
+                Some(&member),
+            )
+            .await;
+        assert_eq!(status, 404, "{sub}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("not found"),
+            "{sub}: {body}"
+        );
+    }
+
     // Once a member of the project, the member sees it through the plugin too.
     let (status, _) = tp
         .post(

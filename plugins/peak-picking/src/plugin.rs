@@ -178,8 +178,10 @@ impl PeakPickingPlugin {
 
     /// The latest run of the experiment.
     ///
-    /// Errors: `NotFound` when the experiment has no run.
+    /// Errors: `NotFound` when the experiment has no run, or (integrated) does not exist or is
+    /// invisible to the request's caller.
     pub async fn latest_run(&self, experiment_id: i64) -> Result<JsonObject, PluginError> {
+        self.check_experiment(experiment_id).await?;
         self.load_analysis(experiment_id)
             .await?
             .and_then(|r| r.result.get("latest").and_then(Value::as_object).cloned())

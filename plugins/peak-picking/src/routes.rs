@@ -381,12 +381,14 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The stored run history (oldest first, without chromatograms); `[]` when none.
+/// The stored run history (oldest first, without chromatograms); `[]` when none; 404 when the
+/// experiment does not exist (or, integrated, the caller cannot see it).
 async fn get_runs(
     State(plugin): State<Arc<PeakPickingPlugin>>,
     Path(experiment_id): Path<i64>,
     _user: CurrentUser,
 ) -> Result<Json<Value>, PluginError> {
+    plugin.check_experiment(experiment_id).await?;
     let runs = plugin
         .load_analysis(experiment_id)
         .await?
