@@ -14,7 +14,10 @@
 //! use std::sync::Arc;
 //! use mint_platform::builder::PlatformBuilder;
 //! use mint_platform::config::ConfigSources;
-//! # fn my_lab_plugin() -> Arc<dyn mint_sdk::AnalysisPlugin> { unimplemented!() }
+//! // A lab's own plugin crate goes here; hello-mint stands in for it.
+//! fn my_lab_plugin() -> Arc<dyn mint_sdk::AnalysisPlugin> {
+//!     Arc::new(hello_mint::HelloMintPlugin::new())
+//! }
 //!
 //! #[tokio::main]
 //! async fn main() -> std::process::ExitCode {

@@ -65,7 +65,9 @@ async fn plugin_reads_follow_the_callers_visibility() {
             .await;
         assert_eq!(status, 404, "{sub}: {body}");
         assert!(
-            body["message"].as_str().unwrap().contains("not found"),
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not found")),
             "{sub}: {body}"
         );
     }
