@@ -17,25 +17,6 @@ use serde_json::{Value, json};
 
 // ----- helpers -----------------------------------------------------------------------------------
 
-const PASSWORD: &str = "pw-123456";
-
-/// Inserts a user directly (the admin routes are built elsewhere) and logs it in.
-async fn add_user(tp: &TestPlatform, username: &str, role: &str) -> (i64, String) {
-    let store = &tp.platform.store;
-    let hash = mint_platform::auth::hash_password(PASSWORD).expect("hash");
-    let now = mint_platform::store::now_text();
-    let id = store
-        .insert(
-            store.connection(),
-            "INSERT INTO users (username, email, password_hash, role, is_active, created_at, \
-             updated_at) VALUES ($1, NULL, $2, $3, 1, $4, $4) RETURNING id",
-            [username.into(), hash.into(), role.into(), now.into()],
-        )
-        .await
-        .expect("insert user");
-    (id, tp.login(username, PASSWORD).await)
-}
-
 /// Inserts a project directly.
 async fn add_project(tp: &TestPlatform, name: &str) -> i64 {
     let store = &tp.platform.store;
@@ -356,7 +337,7 @@ async fn status_flow(backend: Backend) {
     let hooks = HookPlugin::new("hook-analysis", PluginType::Analysis);
     let tp = TestPlatform::start_with(backend, vec![hooks.clone()], |_| {}).await;
     let admin = tp.admin_token().await;
-    let (_, member) = add_user(&tp, "mia", "member").await;
+    let (_, member) = tp.add_user("mia", "member").await;
     let exp = create(&tp, &member, json!({"name": "Run"})).await;
     let path = format!("/api/experiments/{}", exp["id"]);
     let id = exp["id"].as_i64().unwrap();
@@ -439,9 +420,9 @@ async fn status_transitions_and_completed_experiments() {
 async fn visibility_flow(backend: Backend) {
     let tp = TestPlatform::start_with(backend, vec![], |_| {}).await;
     let admin = tp.admin_token().await;
-    let (alice_id, alice) = add_user(&tp, "alice", "member").await;
-    let (_, bob) = add_user(&tp, "bob", "member").await;
-    let (vera_id, vera) = add_user(&tp, "vera", "viewer").await;
+    let (alice_id, alice) = tp.add_user("alice", "member").await;
+    let (_, bob) = tp.add_user("bob", "member").await;
+    let (vera_id, vera) = tp.add_user("vera", "viewer").await;
     let project = add_project(&tp, "Alice's project").await;
     add_member(&tp, project, alice_id, "owner").await;
 
@@ -701,7 +682,7 @@ async fn design_data_flow(backend: Backend) {
     }
 
     // A viewer reads but cannot write data.
-    let (_, vera) = add_user(&tp, "vera", "viewer").await;
+    let (_, vera) = tp.add_user("vera", "viewer").await;
     let (status, _) = tp.get(&format!("{base}/data"), Some(&vera)).await;
     assert_eq!(status, 200);
     let (status, _) = tp

@@ -274,23 +274,6 @@ fn hello() -> Arc<dyn AnalysisPlugin> {
 
 // ----- helpers ----------------------------------------------------------------------------------
 
-/// Inserts a user with `role` by SQL (the admin routes are another slice) and logs in.
-async fn add_user(tp: &TestPlatform, username: &str, role: &str) -> (i64, String) {
-    let store = &tp.platform.store;
-    let hash = mint_platform::auth::hash_password("pw-123456").unwrap();
-    let now = mint_platform::store::now_text();
-    let id = store
-        .insert(
-            store.connection(),
-            "INSERT INTO users (username, email, password_hash, role, is_active, created_at, \
-             updated_at) VALUES ($1, NULL, $2, $3, 1, $4, $4) RETURNING id",
-            [username.into(), hash.into(), role.into(), now.into()],
-        )
-        .await
-        .unwrap();
-    (id, tp.login(username, "pw-123456").await)
-}
-
 /// A custom system role with exactly `permissions`.
 async fn add_role(tp: &TestPlatform, slug: &str, permissions: &[&str]) {
     let store = &tp.platform.store;
@@ -325,7 +308,7 @@ async fn plugin_status(tp: &TestPlatform, token: &str, name: &str) -> Value {
 async fn plugins_are_mounted_listed_and_install_routes_answer_per_permission() {
     let tp = TestPlatform::start(vec![hello(), TestPlugin::new("alpha", Quirk::None).arc()]).await;
     let admin = tp.admin_token().await;
-    let (_, viewer) = add_user(&tp, "vera", "viewer").await;
+    let (_, viewer) = tp.add_user("vera", "viewer").await;
 
     let (status, body) = tp.get("/api/hello-mint/health", None).await;
     assert_eq!((status, body), (200, json!({"status": "ok"})));
@@ -656,7 +639,7 @@ async fn the_plugin_role_guard_refuses_anonymous_callers_and_lets_admins_pass() 
 #[tokio::test]
 async fn the_plugin_role_guard_checks_the_stored_plugin_role() {
     let tp = TestPlatform::start(vec![TestPlugin::new("alpha", Quirk::None).arc()]).await;
-    let (member_id, member) = add_user(&tp, "mia", "member").await;
+    let (member_id, member) = tp.add_user("mia", "member").await;
     let (status, body) = tp.get("/api/alpha/guarded", Some(&member)).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["message"], "Requires plugin role: editor");
@@ -697,13 +680,13 @@ async fn a_requires_auth_plugin_needs_a_user_with_plugins_use() {
     assert_eq!(status, 401, "{body}");
     let (status, body) = tp.get("/api/secure/ping", Some("not-a-token")).await;
     assert_eq!(status, 401, "{body}");
-    let (_, viewer) = add_user(&tp, "vera", "viewer").await;
+    let (_, viewer) = tp.add_user("vera", "viewer").await;
     let (status, body) = tp.get("/api/secure/ping", Some(&viewer)).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["message"], "Missing permission: plugins.use");
 
     add_role(&tp, "lab-viewer", &["plugins.view", "plugins.use"]).await;
-    let (user_id, token) = add_user(&tp, "lou", "lab-viewer").await;
+    let (user_id, token) = tp.add_user("lou", "lab-viewer").await;
     let (status, body) = tp.get("/api/secure/ping", Some(&token)).await;
     assert_eq!((status, body), (200, json!({"plugin": "secure"})));
     let (status, body) = tp.get("/api/secure/me", Some(&token)).await;
@@ -720,7 +703,7 @@ async fn a_requires_auth_plugin_needs_a_user_with_plugins_use() {
 async fn plugin_config_needs_a_current_revision_and_is_validated_and_applied() {
     let tp = TestPlatform::start(vec![TestPlugin::new("alpha", Quirk::None).arc()]).await;
     let admin = tp.admin_token().await;
-    let (_, viewer) = add_user(&tp, "vera", "viewer").await;
+    let (_, viewer) = tp.add_user("vera", "viewer").await;
     let path = "/api/plugins/alpha/config";
 
     let (status, body) = tp.get(path, Some(&viewer)).await;
@@ -843,7 +826,7 @@ async fn reload_brings_a_failed_plugin_up_once_its_cause_is_gone() {
     let (status, _) = tp.get("/api/flaky/ping", None).await;
     assert_eq!(status, 404);
 
-    let (_, member) = add_user(&tp, "mia", "member").await;
+    let (_, member) = tp.add_user("mia", "member").await;
     let (status, _) = tp
         .post("/api/plugins/flaky/reload", Some(&member), json!({}))
         .await;

@@ -89,17 +89,11 @@ async fn caller_allows(platform: &Platform, id: i64, need: Need) -> Result<bool,
             if need == Need::Read {
                 Ok(false)
             } else {
-                Err(svc_not_found(id))
+                Err(svc::experiment_not_found(id))
             }
         }
         Err(err) => Err(err),
     }
-}
-
-fn svc_not_found(id: i64) -> PluginError {
-    PluginError::not_found(format!("Experiment {id} not found"))
-        .with_entity("experiment")
-        .with_entity_id(id)
 }
 
 /// Whose experiments a plugin's list shows: everything outside a request, else the caller's.

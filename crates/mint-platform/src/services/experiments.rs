@@ -156,7 +156,8 @@ async fn fetch(
         .transpose()
 }
 
-fn experiment_not_found(id: i64) -> PluginError {
+/// `NotFound` for experiment `id` (code `NOT_FOUND`, entity `experiment`).
+pub(crate) fn experiment_not_found(id: i64) -> PluginError {
     PluginError::not_found(format!("Experiment {id} not found"))
         .with_entity("experiment")
         .with_entity_id(id)

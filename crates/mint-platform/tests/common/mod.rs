@@ -175,6 +175,24 @@ impl TestPlatform {
         (id, self.login(username, "pw-123456").await)
     }
 
+    /// Inserts a user with `role` straight into the database (any role string, also ones the
+    /// admin routes refuse) with the password `pw-123456`, and returns `(id, token)`.
+    pub async fn add_user(&self, username: &str, role: &str) -> (i64, String) {
+        let store = &self.platform.store;
+        let hash = mint_platform::auth::hash_password("pw-123456").expect("hash");
+        let now = mint_platform::store::now_text();
+        let id = store
+            .insert(
+                store.connection(),
+                "INSERT INTO users (username, email, password_hash, role, is_active, created_at, \
+                 updated_at) VALUES ($1, NULL, $2, $3, 1, $4, $4) RETURNING id",
+                [username.into(), hash.into(), role.into(), now.into()],
+            )
+            .await
+            .expect("insert user");
+        (id, self.login(username, "pw-123456").await)
+    }
+
     /// Sends a request with an optional bearer token and JSON body; returns status and JSON
     /// (Null for an empty body).
     pub async fn call(
