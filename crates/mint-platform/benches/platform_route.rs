@@ -5,7 +5,10 @@
 //! called in-process on one thread with the body collected as a server would write it.
 //!
 //! Run: `cargo bench -p mint-platform --bench platform_route`. The comparison over loopback
-//! HTTP is `bench/run`'s "platform" row (BENCHMARKS.md).
+//! HTTP is `bench/run`'s "platform" row (BENCHMARKS.md). With `PLATFORM_ROUTE=<stack>` and
+//! `PLATFORM_ROUTE_REQUESTS=<n>` the binary sends exactly `n` requests through one stack
+//! (`bare_axum`, `mount_plugin`, `mount_plugin_with_sdk_layers`, `platform`) and exits: two runs
+//! under `valgrind --tool=callgrind` give instructions per request as the difference.
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -17,7 +20,7 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
 use axum::routing::get;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http_body_util::BodyExt;
 use mint_platform::config::{ConfigSources, load};
 use mint_platform::{Platform, StartOptions};
@@ -89,14 +92,13 @@ where
     })
 }
 
-fn platform_route(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("tempdir");
+/// The four stacks, on a started platform (returned so the caller can shut it down).
+fn stacks(
+    runtime: &Runtime,
+    dir: &std::path::Path,
+) -> (Arc<Platform>, Vec<(&'static str, Runner)>) {
     let sources = ConfigSources {
-        data_dir: Some(dir.path().to_path_buf()),
+        data_dir: Some(dir.to_path_buf()),
         ..Default::default()
     };
     let config = load(&sources).expect("config");
@@ -117,22 +119,67 @@ fn platform_route(c: &mut Criterion) {
     let layered =
         mint_sdk::app::with_sdk_layers(mint_sdk::app::mount_plugin(ping_plugin, 1 << 20), 1 << 20);
 
+    let stacks = vec![
+        ("bare_axum", runner(bare)),
+        ("mount_plugin", runner(mounted)),
+        ("mount_plugin_with_sdk_layers", runner(layered)),
+        ("platform", runner(hosted)),
+    ];
+    (platform, stacks)
+}
+
+/// Runs `iters` requests through one stack and returns the time they took.
+type Runner = Box<dyn Fn(&Runtime, u64) -> Duration>;
+
+fn runner<S>(service: S) -> Runner
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + 'static,
+{
+    Box::new(move |runtime, iters| time(runtime, &service, iters))
+}
+
+fn current_thread() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn platform_route(c: &mut Criterion) {
+    let runtime = current_thread();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (platform, stacks) = stacks(&runtime, dir.path());
     let mut group = c.benchmark_group("platform_route");
-    group.bench_function("bare_axum", |b| {
-        b.iter_custom(|iters| time(&runtime, &bare, iters))
-    });
-    group.bench_function("mount_plugin", |b| {
-        b.iter_custom(|iters| time(&runtime, &mounted, iters))
-    });
-    group.bench_function("mount_plugin_with_sdk_layers", |b| {
-        b.iter_custom(|iters| time(&runtime, &layered, iters))
-    });
-    group.bench_function("platform", |b| {
-        b.iter_custom(|iters| time(&runtime, &hosted, iters))
-    });
+    for (name, run) in &stacks {
+        group.bench_function(*name, |b| b.iter_custom(|iters| run(&runtime, iters)));
+    }
     group.finish();
     runtime.block_on(platform.shutdown());
 }
 
 criterion_group!(benches, platform_route);
-criterion_main!(benches);
+
+/// Criterion, or with `PLATFORM_ROUTE=<stack>` and `PLATFORM_ROUTE_REQUESTS=<n>` exactly `n`
+/// requests through that stack and nothing else (for instruction counts under callgrind).
+fn main() {
+    let fixed = std::env::var("PLATFORM_ROUTE").ok().zip(
+        std::env::var("PLATFORM_ROUTE_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok()),
+    );
+    if let Some((name, requests)) = fixed {
+        let runtime = current_thread();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (platform, stacks) = stacks(&runtime, dir.path());
+        match stacks.iter().find(|(n, _)| *n == name) {
+            Some((_, run)) => {
+                black_box(run(&runtime, requests));
+            }
+            None => eprintln!("no stack named {name}"),
+        }
+        runtime.block_on(platform.shutdown());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

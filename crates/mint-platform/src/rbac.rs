@@ -181,6 +181,23 @@ pub fn request_token(parts: &Parts) -> Option<String> {
     token_in(&parts.headers)
 }
 
+/// Whether `headers` might hold credentials [`token_in`] would find: an `Authorization`
+/// header of any scheme, or a `Cookie` header naming the session cookie. A cheap superset test
+/// (no allocation) for the paths that skip caller resolution when there is nothing to resolve.
+pub fn may_carry_credentials(headers: &axum::http::HeaderMap) -> bool {
+    use axum::http::header::{AUTHORIZATION, COOKIE};
+    // One pass over the few headers of a request: cheaper than two hashed lookups.
+    headers.iter().any(|(name, value)| {
+        *name == AUTHORIZATION || (*name == COOKIE && mentions_session_cookie(value.as_bytes()))
+    })
+}
+
+/// Whether a `Cookie` header value mentions the session cookie's name.
+fn mentions_session_cookie(value: &[u8]) -> bool {
+    let name = crate::api::auth::COOKIE_NAME.as_bytes();
+    value.windows(name.len()).any(|w| w == name)
+}
+
 /// The bearer token in `headers`: `Authorization: Bearer …`, else the `mint_token` cookie.
 pub fn token_in(headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION)

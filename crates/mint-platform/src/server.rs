@@ -49,11 +49,16 @@ struct PluginsFirst {
     api: Router,
 }
 
+type Either<A, B> = futures_util::future::Either<A, B>;
+
 impl tower::Service<Request> for PluginsFirst {
     type Response = Response;
     type Error = Infallible;
-    type Future = futures_util::future::Either<
-        futures_util::future::BoxFuture<'static, Result<Response, Infallible>>,
+    type Future = Either<
+        Either<
+            crate::plugins::AnonymousResponse,
+            futures_util::future::BoxFuture<'static, Result<Response, Infallible>>,
+        >,
         <Router as tower::Service<Request>>::Future,
     >;
 
@@ -63,15 +68,17 @@ impl tower::Service<Request> for PluginsFirst {
 
     fn call(&mut self, request: Request) -> Self::Future {
         use futures_util::FutureExt as _;
-        match self.platform.plugins.mount_for(request.uri().path()) {
-            Some(mount) => {
-                let platform = self.platform.clone();
-                futures_util::future::Either::Left(
-                    async move { Ok(platform.plugins.serve_mount(mount, request).await) }.boxed(),
-                )
-            }
-            None => futures_util::future::Either::Right(self.api.call(request)),
+        let plugins = &self.platform.plugins;
+        let Some(mount) = plugins.mount_for(request.uri().path()) else {
+            return Either::Right(self.api.call(request));
+        };
+        if plugins.is_anonymous(&mount, request.headers()) {
+            return Either::Left(Either::Left(plugins.serve_anonymous(&mount, request)));
         }
+        let platform = self.platform.clone();
+        Either::Left(Either::Right(
+            async move { Ok(platform.plugins.serve_mount(mount, request).await) }.boxed(),
+        ))
     }
 }
 
@@ -84,7 +91,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, WithPeerAddr(service(platform.clone())))
+    let peers = WithPeerAddr {
+        inner: service(platform.clone()),
+        platform: platform.clone(),
+    };
+    axum::serve(listener, peers)
         .with_graceful_shutdown(shutdown)
         .await?;
     platform.shutdown().await;
@@ -94,7 +105,10 @@ pub async fn serve(
 /// Makes one [`PeerAddr`] service per accepted connection (what
 /// `Router::into_make_service_with_connect_info` does, for any service).
 #[derive(Clone)]
-struct WithPeerAddr<S>(S);
+struct WithPeerAddr<S> {
+    inner: S,
+    platform: Arc<Platform>,
+}
 
 impl<'a, S: Clone> tower::Service<axum::serve::IncomingStream<'a, tokio::net::TcpListener>>
     for WithPeerAddr<S>
@@ -112,17 +126,20 @@ impl<'a, S: Clone> tower::Service<axum::serve::IncomingStream<'a, tokio::net::Tc
         stream: axum::serve::IncomingStream<'a, tokio::net::TcpListener>,
     ) -> Self::Future {
         std::future::ready(Ok(PeerAddr {
-            inner: self.0.clone(),
+            inner: self.inner.clone(),
+            platform: self.platform.clone(),
             addr: *stream.remote_addr(),
         }))
     }
 }
 
-/// Puts the connection's peer address in each request as `ConnectInfo<SocketAddr>` (the login
-/// rate limit keys on it).
+/// Puts the connection's peer address in each request to the platform's own routes as
+/// `ConnectInfo<SocketAddr>` (the login rate limit keys on it). Plugin routes do not get it,
+/// as under the SDK's standalone app: one extension insert less per plugin request.
 #[derive(Clone)]
 struct PeerAddr<S> {
     inner: S,
+    platform: Arc<Platform>,
     addr: SocketAddr,
 }
 
@@ -139,9 +156,16 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(self.addr));
+        if self
+            .platform
+            .plugins
+            .mount_for(request.uri().path())
+            .is_none()
+        {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(self.addr));
+        }
         self.inner.call(request)
     }
 }

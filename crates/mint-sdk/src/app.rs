@@ -35,7 +35,10 @@ use crate::logging::{self, current_request_id};
 use crate::models::RoutesPrefix;
 use crate::plugin::{AnalysisPlugin, BoundPlugin};
 
+mod mount;
 mod stack;
+
+pub use mount::{PluginFuture, PluginService};
 
 /// The internal API version this SDK speaks (`MINT_PLATFORM_API_VERSION`).
 pub const INTERNAL_API_VERSION: &str = "1";
@@ -383,9 +386,36 @@ pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) ->
 /// [`mount_plugin`]'s routes before the [`binding`] layer, which the caller applies: per route
 /// when plugins share a router, once around the whole router when the app serves one plugin.
 fn plugin_routes(plugin: &Arc<dyn AnalysisPlugin>) -> Router {
+    let base = format!("/api{}", plugin.metadata().routes_prefix);
+    let mut router = Router::new();
+    for (sub_prefix, sub_router) in route_groups(plugin) {
+        router = router.nest(&format!("{base}{sub_prefix}"), sub_router);
+    }
+    router
+}
+
+/// The plugin's routes relative to its base `/api{routes_prefix}` (what [`PluginService`] serves
+/// after taking the base off the path): the group of the empty sub-prefix at the root, the
+/// others nested at their sub-prefix.
+pub(crate) fn relative_routes(plugin: &Arc<dyn AnalysisPlugin>) -> Router {
+    let mut router = Router::new();
+    for (sub_prefix, sub_router) in route_groups(plugin) {
+        router = if sub_prefix.is_empty() {
+            router.merge(sub_router)
+        } else {
+            router.nest(&sub_prefix, sub_router)
+        };
+    }
+    router
+}
+
+/// The plugin's routes as `(sub_prefix, router)` groups, each relative to the base
+/// `/api{routes_prefix}`: routers sharing a sub-prefix merged (axum cannot nest twice at one
+/// path), the plugin's own routes behind the user resolution when `requires_auth`, and the
+/// SDK's routes (settings, when the plugin has a settings model and wants them, and
+/// `_mint/runtime`) in the group of the empty sub-prefix.
+fn route_groups(plugin: &Arc<dyn AnalysisPlugin>) -> Vec<(String, Router)> {
     let meta = plugin.metadata();
-    let base = format!("/api{}", meta.routes_prefix);
-    // Routers sharing a sub-prefix are merged first: axum cannot nest twice at one path.
     let mut groups: Vec<(String, Router)> = Vec::new();
     for (sub_router, sub_prefix) in plugin.clone().routers() {
         match groups.iter_mut().find(|(p, _)| *p == sub_prefix) {
@@ -393,24 +423,28 @@ fn plugin_routes(plugin: &Arc<dyn AnalysisPlugin>) -> Router {
             None => groups.push((sub_prefix, sub_router)),
         }
     }
-    let mut router = Router::new();
-    for (sub_prefix, mut sub_router) in groups {
-        if meta.capabilities.requires_auth {
-            sub_router = sub_router.route_layer(stack::RequireUserLayer);
+    if meta.capabilities.requires_auth {
+        for (_, router) in &mut groups {
+            *router = std::mem::take(router).route_layer(stack::RequireUserLayer);
         }
-        router = router.nest(&format!("{base}{sub_prefix}"), sub_router);
     }
+    let mut sdk_routes = Router::new();
     if plugin.settings_model().is_some() && plugin.sdk_settings_routes() {
-        router = router.nest(&format!("{base}/settings"), settings_router(plugin.clone()));
+        sdk_routes = sdk_routes.nest("/settings", settings_router(plugin.clone()));
     }
-    let name = meta.name.clone();
-    router.route(
-        &format!("{base}/_mint/runtime"),
+    let name = meta.name;
+    sdk_routes = sdk_routes.route(
+        "/_mint/runtime",
         get(move || {
             let name = name.clone();
             async move { Json(json!({"name": name, "configRequiresAdmin": false})) }
         }),
-    )
+    );
+    match groups.iter_mut().find(|(p, _)| p.is_empty()) {
+        Some((_, root)) => *root = std::mem::take(root).merge(sdk_routes),
+        None => groups.push((String::new(), sdk_routes)),
+    }
+    groups
 }
 
 /// What binds requests to `plugin`: the plugin in the extensions (the SDK's extractors and
@@ -482,9 +516,29 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
 /// The request-id header name.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The request id chosen for a request, stored in its extensions.
+/// The request id chosen for a request (`spec/errors-and-logging.md` §5): an extractor,
+/// `async fn handler(RequestId(id): RequestId)`, equal to [`current_request_id`] in the
+/// handler. A layer outside the SDK's may set it in the request extensions first; the SDK then
+/// keeps that id. Rejection (500 envelope) only outside the SDK's layers, where no request has
+/// an id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = PluginError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(id) = parts.extensions.get::<RequestId>() {
+            return Ok(id.clone());
+        }
+        current_request_id()
+            .map(RequestId)
+            .ok_or_else(|| PluginError::other("No request id: the SDK's layers are not in place"))
+    }
+}
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let text = panic

@@ -30,8 +30,9 @@ pub(crate) struct Scope {
     pub request_id: Option<String>,
     /// Method and URI of the request, for error logs (clones are cheap: no text is copied).
     pub target: Option<(http::Method, http::Uri)>,
-    /// Set once per request, when the user is resolved.
-    pub user_id: Arc<std::sync::OnceLock<String>>,
+    /// Set once per request, when the user is resolved (before any nested `log_scope`, whose
+    /// copy of the scope would keep it to itself).
+    pub user_id: std::sync::OnceLock<String>,
     pub fields: JsonObject,
 }
 

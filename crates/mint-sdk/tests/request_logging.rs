@@ -7,10 +7,10 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use axum::{Extension, Router};
 use http_body_util::BodyExt;
 use mint_sdk::app::RequestId;
 use mint_sdk::extract::Json;
@@ -39,12 +39,10 @@ impl AnalysisPlugin for LoggingPlugin {
         let router = Router::new()
             .route(
                 "/ids",
-                get(
-                    |Extension(RequestId(id)): Extension<RequestId>| async move {
-                        plugin_logger("logging demo").info("serving ids", None);
-                        Json(json!({"scope": current_request_id(), "extension": id}))
-                    },
-                ),
+                get(|RequestId(id): RequestId| async move {
+                    plugin_logger("logging demo").info("serving ids", None);
+                    Json(json!({"scope": current_request_id(), "extension": id}))
+                }),
             )
             .route(
                 "/panic",

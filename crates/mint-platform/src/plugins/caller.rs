@@ -8,6 +8,8 @@
 
 use std::future::Future;
 
+use tokio::task::futures::TaskLocalFuture;
+
 use crate::rbac::Principal;
 
 /// The caller of the plugin request being served.
@@ -28,7 +30,7 @@ pub fn current() -> Option<Caller> {
     CALLER.try_with(Caller::clone).ok()
 }
 
-/// Runs `future` as a request of `caller`.
-pub async fn scope<F: Future>(caller: Caller, future: F) -> F::Output {
-    CALLER.scope(caller, future).await
+/// `future` run as a request of `caller`.
+pub fn scope<F: Future>(caller: Caller, future: F) -> TaskLocalFuture<Caller, F> {
+    CALLER.scope(caller, future)
 }

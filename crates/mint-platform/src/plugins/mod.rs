@@ -24,7 +24,6 @@ use mint_sdk::{
     RoutesPrefix, SpaStaticFiles,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::config::LoadedConfig;
 use crate::rbac::{self, ResolvedPrincipal};
@@ -36,7 +35,11 @@ pub mod context;
 pub mod mounts;
 pub mod storage;
 
-use mounts::{Mount, MountTable};
+use mounts::{Mount, MountService, MountTable};
+
+/// The response future of [`PluginManager::serve_anonymous`].
+pub type AnonymousResponse =
+    tokio::task::futures::TaskLocalFuture<caller::Caller, mounts::MountFuture>;
 use storage::{MigrationStatus, PluginStorage};
 
 /// How often Ready plugins are asked for their health.
@@ -226,6 +229,8 @@ pub struct PluginManager {
     mounts: MountTable,
     platform: OnceLock<Weak<Platform>>,
     max_upload_bytes: usize,
+    /// `devMode`: a request without a token acts as the admin (resolved on every request).
+    dev_mode: bool,
     force_isolated: Vec<String>,
     health_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     extra_index_urls: Mutex<Vec<String>>,
@@ -285,6 +290,7 @@ impl PluginManager {
             platform: OnceLock::new(),
             max_upload_bytes: usize::try_from(config.settings.server.max_upload_bytes)
                 .unwrap_or(usize::MAX),
+            dev_mode: config.settings.dev_mode,
             force_isolated: lists.force_isolated.clone(),
             health_task: Mutex::new(None),
             extra_index_urls: Mutex::new(Vec::new()),
@@ -500,10 +506,10 @@ impl PluginManager {
         // Routers: a panic (e.g. axum's route-conflict panic) fails only this plugin.
         let max = self.max_upload_bytes;
         let built = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            mint_sdk::app::mount_plugin(plugin.clone(), max).with_state(())
+            mint_sdk::app::PluginService::new(plugin.clone(), max)
         }));
-        let router = match built {
-            Ok(router) => router,
+        let api = match built {
+            Ok(api) => api,
             Err(p) => {
                 shutdown_plugin(entry).await;
                 release(entry).await;
@@ -514,11 +520,11 @@ impl PluginManager {
             }
         };
         let mut mounts = vec![Mount {
-            prefix: format!("/api{}", meta.routes_prefix),
+            prefix: api.base().to_owned(),
             plugin: meta.name.clone(),
             entry: entry.index,
             requires_auth: meta.capabilities.requires_auth,
-            router,
+            service: MountService::Api(api),
         }];
         if let Some(frontend) = frontend_router(plugin.as_ref(), &meta) {
             mounts.push(Mount {
@@ -526,7 +532,7 @@ impl PluginManager {
                 plugin: meta.name.clone(),
                 entry: entry.index,
                 requires_auth: false,
-                router: frontend,
+                service: MountService::Frontend(frontend),
             });
         }
         Ok(mounts)
@@ -649,10 +655,24 @@ impl PluginManager {
             Err(err) => return err.into_response(),
         };
         let request = Request::from_parts(parts, body);
-        match caller::scope(caller, mount.router.clone().oneshot(request)).await {
+        match caller::scope(caller, mount.service.serve(request)).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
+    }
+
+    /// Whether a request to `mount` can only resolve to an anonymous caller, so
+    /// [`serve_anonymous`](Self::serve_anonymous) may answer it: not when `mount` needs an
+    /// authenticated caller, the platform runs in dev mode (no token = admin), or `headers`
+    /// carry a bearer token or the session cookie.
+    pub fn is_anonymous(&self, mount: &Mount, headers: &axum::http::HeaderMap) -> bool {
+        !(mount.requires_auth || self.dev_mode || rbac::may_carry_credentials(headers))
+    }
+
+    /// [`serve_mount`](Self::serve_mount) for a request [`is_anonymous`](Self::is_anonymous)
+    /// admits: no caller resolution and no boxed future on public plugin routes.
+    pub fn serve_anonymous(&self, mount: &Mount, request: Request) -> AnonymousResponse {
+        caller::scope(caller::Caller::Anonymous, mount.service.serve(request))
     }
 
     async fn caller_of(

@@ -5,8 +5,15 @@
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+
 use arc_swap::ArcSwap;
 use axum::Router;
+use axum::extract::Request;
+use axum::routing::future::RouteFuture;
+use futures_util::future::Either;
+use mint_sdk::app::{PluginFuture, PluginService};
+use tower::Service;
 
 /// One mounted service.
 #[derive(Clone)]
@@ -19,8 +26,31 @@ pub struct Mount {
     pub entry: usize,
     /// Whether callers must be authenticated and hold `plugins.use` (`requires_auth`, API only).
     pub requires_auth: bool,
-    /// The service (a finished axum router; cloning it is cheap).
-    pub router: Router,
+    /// What answers the requests under the prefix.
+    pub service: MountService,
+}
+
+/// The future of [`MountService::serve`].
+pub type MountFuture = Either<PluginFuture, RouteFuture<Infallible>>;
+
+/// The service behind a [`Mount`].
+#[derive(Clone, Debug)]
+pub enum MountService {
+    /// A plugin's API routes under `/api{routes_prefix}`.
+    Api(PluginService),
+    /// A plugin's frontend files under `{routes_prefix}` (a router with full paths).
+    Frontend(Router),
+}
+
+impl MountService {
+    /// Answers `request` (the mount's prefix has matched its path).
+    pub fn serve(&self, request: Request) -> MountFuture {
+        match self {
+            Self::Api(api) => Either::Left(api.serve(request)),
+            // A router is always ready: no `poll_ready` before the call.
+            Self::Frontend(router) => Either::Right(router.clone().call(request)),
+        }
+    }
 }
 
 impl std::fmt::Debug for Mount {
@@ -99,7 +129,7 @@ mod tests {
             plugin: format!("p{entry}"),
             entry,
             requires_auth: false,
-            router: Router::new(),
+            service: MountService::Frontend(Router::new()),
         }
     }
 
