@@ -1,5 +1,5 @@
 //! The platform's own storage: users, roles, projects, experiments, design data, analysis
-//! results, plugin roles and plugin settings, on SQLite (embedded default) or PostgreSQL
+//! results, plugin roles, plugin settings and installed bundles, on SQLite (embedded default) or PostgreSQL
 //! (`spec/platform-config.md` §3 `database.*`).
 //!
 //! SQL is written once for both backends: `$1`, `$2`… placeholders (sqlx binds them by number on
@@ -39,7 +39,8 @@ pub struct Store {
 
 /// One schema version: its number and DDL statements (`{pk}` becomes the backend's
 /// auto-increment primary key).
-const SCHEMA: &[(i64, &[&str])] = &[(
+const SCHEMA: &[(i64, &[&str])] = &[
+    (
     1,
     &[
         "CREATE TABLE users (
@@ -133,7 +134,21 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             name TEXT PRIMARY KEY,
             value BIGINT NOT NULL)",
     ],
-)];
+    ),
+    (
+        2,
+        // Installed plugin bundles (`plugins::installed`): one row per package, naming the
+        // installed version's directory relative to the data dir and its manifest.
+        &["CREATE TABLE installed_plugins (
+            name TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            entry_point TEXT NOT NULL,
+            install_dir TEXT NOT NULL,
+            manifest TEXT NOT NULL,
+            installed_by BIGINT,
+            installed_at TEXT NOT NULL)"],
+    ),
+];
 
 fn db_error(context: &str, err: impl std::fmt::Display) -> PluginError {
     PluginError::repository(format!("{context}: {err}"))
