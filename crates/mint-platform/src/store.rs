@@ -41,9 +41,9 @@ pub struct Store {
 /// auto-increment primary key).
 const SCHEMA: &[(i64, &[&str])] = &[
     (
-    1,
-    &[
-        "CREATE TABLE users (
+        1,
+        &[
+            "CREATE TABLE users (
             id {pk},
             username TEXT NOT NULL UNIQUE,
             email TEXT,
@@ -55,13 +55,13 @@ const SCHEMA: &[(i64, &[&str])] = &[
             is_active BIGINT NOT NULL DEFAULT 1,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE roles (
+            "CREATE TABLE roles (
             id {pk},
             name TEXT NOT NULL,
             slug TEXT NOT NULL UNIQUE,
             permissions TEXT NOT NULL,
             is_system BIGINT NOT NULL DEFAULT 0)",
-        "CREATE TABLE projects (
+            "CREATE TABLE projects (
             id {pk},
             name TEXT NOT NULL,
             description TEXT,
@@ -73,13 +73,13 @@ const SCHEMA: &[(i64, &[&str])] = &[
             created_by BIGINT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE project_members (
+            "CREATE TABLE project_members (
             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             role TEXT NOT NULL,
             created_at TEXT NOT NULL,
             PRIMARY KEY (project_id, user_id))",
-        "CREATE TABLE experiments (
+            "CREATE TABLE experiments (
             id {pk},
             name TEXT NOT NULL,
             experiment_code TEXT NOT NULL UNIQUE,
@@ -95,13 +95,13 @@ const SCHEMA: &[(i64, &[&str])] = &[
             created_by BIGINT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE INDEX experiments_project ON experiments(project_id)",
-        "CREATE TABLE experiment_collaborators (
+            "CREATE INDEX experiments_project ON experiments(project_id)",
+            "CREATE TABLE experiment_collaborators (
             experiment_id BIGINT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             role TEXT NOT NULL,
             PRIMARY KEY (experiment_id, user_id))",
-        "CREATE TABLE design_data (
+            "CREATE TABLE design_data (
             id {pk},
             experiment_id BIGINT NOT NULL UNIQUE REFERENCES experiments(id) ON DELETE CASCADE,
             plugin_id TEXT NOT NULL,
@@ -109,7 +109,7 @@ const SCHEMA: &[(i64, &[&str])] = &[
             schema_version TEXT NOT NULL,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE analysis_results (
+            "CREATE TABLE analysis_results (
             id {pk},
             experiment_id BIGINT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
             plugin_id TEXT NOT NULL,
@@ -117,7 +117,7 @@ const SCHEMA: &[(i64, &[&str])] = &[
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             UNIQUE (experiment_id, plugin_id))",
-        "CREATE TABLE plugin_roles (
+            "CREATE TABLE plugin_roles (
             id {pk},
             plugin_id TEXT NOT NULL,
             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -125,15 +125,15 @@ const SCHEMA: &[(i64, &[&str])] = &[
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             UNIQUE (plugin_id, user_id))",
-        "CREATE TABLE plugin_configs (
+            "CREATE TABLE plugin_configs (
             plugin_id TEXT PRIMARY KEY,
             config TEXT NOT NULL,
             revision BIGINT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE counters (
+            "CREATE TABLE counters (
             name TEXT PRIMARY KEY,
             value BIGINT NOT NULL)",
-    ],
+        ],
     ),
     (
         2,

@@ -28,7 +28,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use mint_sdk::error::JsonObject;
+use mint_sdk::error::{JsonObject, RequestProblem, request_validation_envelope};
 use mint_sdk::extract::{Json, Path, Query};
 use mint_sdk::{PluginError, SettingsModel};
 use serde::Deserialize;
@@ -149,30 +149,47 @@ struct ForceQuery {
 /// The multipart part that carries the bundle.
 const UPLOAD_FIELD: &str = "file";
 
+/// The 422 request-validation envelope (errors-and-logging.md §4) for a problem with the
+/// upload's multipart body, located at `file`.
+fn upload_problem(message: String) -> Response {
+    let problem = RequestProblem {
+        field: UPLOAD_FIELD.into(),
+        message,
+        kind: "value_error".into(),
+        loc: vec![Value::from("body"), Value::from(UPLOAD_FIELD)],
+    };
+    let body = request_validation_envelope(&[problem], mint_sdk::current_request_id().as_deref());
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
 /// `POST /api/plugins/upload?force=`: streams the multipart part `file` into a staging file
-/// (at most `server.maxUploadBytes`), then installs it.
+/// (at most `server.maxUploadBytes`, else 413), then installs it. A body that is not
+/// multipart, cannot be read or has no `file` part is a 422.
 async fn upload(
     State(platform): State<Arc<Platform>>,
     principal: Principal,
     Query(query): Query<ForceQuery>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Json<Value>, PluginError> {
+) -> Result<Response, PluginError> {
     principal.require("plugins.install")?;
-    let mut multipart = multipart.map_err(|e| {
-        PluginError::validation(format!(
-            "Expected a multipart/form-data body with the bundle in the part 'file' ({e})"
-        ))
-        .with_field(UPLOAD_FIELD)
-    })?;
+    let mut multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(err) => {
+            return Ok(upload_problem(format!(
+                "Expected a multipart/form-data body with the bundle in the part 'file' ({err})"
+            )));
+        }
+    };
     let staging = Staging::new(&platform)?;
     let bundle_path = staging.path().join("upload.mint");
     let limit = platform.config.settings.server.max_upload_bytes;
-    let unreadable = |e: axum::extract::multipart::MultipartError| {
-        PluginError::validation(format!("Cannot read the multipart body: {e}"))
-            .with_field(UPLOAD_FIELD)
-    };
     let mut received = false;
-    while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(err) => return Ok(multipart_failure(err, limit)),
+        };
         if field.name() != Some(UPLOAD_FIELD) {
             continue;
         }
@@ -180,7 +197,12 @@ async fn upload(
             PluginError::unexpected(format!("Cannot write {}: {e}", bundle_path.display()))
         })?;
         let mut written: u64 = 0;
-        while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+        loop {
+            let chunk = match field.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(err) => return Ok(multipart_failure(err, limit)),
+            };
             written += chunk.len() as u64;
             if written > limit {
                 return Err(PluginError::http_message(
@@ -201,10 +223,9 @@ async fn upload(
         break;
     }
     if !received {
-        return Err(
-            PluginError::validation("The multipart body has no part named 'file'")
-                .with_field(UPLOAD_FIELD),
-        );
+        return Ok(upload_problem(
+            "The multipart body has no part named 'file'".into(),
+        ));
     }
     let result = installed::install(
         &platform,
@@ -214,7 +235,19 @@ async fn upload(
         Some(principal.user.id),
     )
     .await?;
-    Ok(Json(result.to_json()))
+    Ok(Json(result.to_json()).into_response())
+}
+
+/// A multipart read error: 413 when a body limit stopped it, else 422.
+fn multipart_failure(err: axum::extract::multipart::MultipartError, limit: u64) -> Response {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return PluginError::http_message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The bundle is larger than server.maxUploadBytes ({limit} bytes)"),
+        )
+        .into_response();
+    }
+    upload_problem(format!("Cannot read the multipart body: {err}"))
 }
 
 #[derive(Deserialize)]

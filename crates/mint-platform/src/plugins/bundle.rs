@@ -184,7 +184,9 @@ pub enum BundleError {
         path: String,
     },
     /// A file whose SHA-256 differs from the manifest's.
-    #[error("Checksum mismatch for {path}: the manifest says sha256:{expected}, the file is sha256:{actual}")]
+    #[error(
+        "Checksum mismatch for {path}: the manifest says sha256:{expected}, the file is sha256:{actual}"
+    )]
     ChecksumMismatch {
         /// The path in the bundle.
         path: String,
@@ -261,10 +263,10 @@ impl BundleManifest {
     ///
     /// Errors: [`BundleError::Manifest`] naming the field.
     pub fn validate(&self) -> Result<(), BundleError> {
-        let bad = |field: &str, problem: String| BundleError::Manifest(format!("{field}: {problem}"));
+        let bad =
+            |field: &str, problem: String| BundleError::Manifest(format!("{field}: {problem}"));
         let meta = &self.plugin.metadata;
-        meta.validate()
-            .map_err(|e| bad("plugin", e.message()))?;
+        meta.validate().map_err(|e| bad("plugin", e.message()))?;
         if meta.name.len() > 128 || !meta.name.chars().any(|c| c.is_ascii_alphanumeric()) {
             return Err(bad(
                 "plugin.name",
@@ -301,7 +303,10 @@ impl BundleManifest {
             ));
         }
         if self.runtime.targets.is_empty() {
-            return Err(bad("runtime.targets", "must name at least one target".into()));
+            return Err(bad(
+                "runtime.targets",
+                "must name at least one target".into(),
+            ));
         }
         for (triple, path) in &self.runtime.targets {
             let field = format!("runtime.targets.{triple}");
@@ -327,11 +332,13 @@ impl BundleManifest {
             let field = format!("checksums.{path}");
             check_entry_name(path).map_err(|reason| bad(&field, reason.into()))?;
             if path == MANIFEST_FILE {
-                return Err(bad(&field, "manifest.json cannot carry its own checksum".into()));
+                return Err(bad(
+                    &field,
+                    "manifest.json cannot carry its own checksum".into(),
+                ));
             }
-            parse_checksum(sum).ok_or_else(|| {
-                bad(&field, format!("'{sum}' is not \"sha256:<64 hex digits>\""))
-            })?;
+            parse_checksum(sum)
+                .ok_or_else(|| bad(&field, format!("'{sum}' is not \"sha256:<64 hex digits>\"")))?;
         }
         let mut versions = BTreeSet::new();
         for (i, m) in self.migrations.iter().enumerate() {
@@ -383,7 +390,8 @@ fn is_plain_segment(s: &str, max: usize, extra: &[char]) -> bool {
 /// The lowercase hex digest of a `"sha256:<hex>"` checksum.
 fn parse_checksum(text: &str) -> Option<String> {
     let hex = text.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.to_ascii_lowercase())
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
 }
 
 /// Refuses entry names that could leave the install directory or confuse it: empty, absolute,
@@ -722,7 +730,10 @@ mod tests {
     #[test]
     fn checksums_must_be_sha256_hex() {
         let hex64 = "ab".repeat(32);
-        assert_eq!(parse_checksum(&format!("sha256:{hex64}")), Some(hex64.clone()));
+        assert_eq!(
+            parse_checksum(&format!("sha256:{hex64}")),
+            Some(hex64.clone())
+        );
         assert_eq!(
             parse_checksum(&format!("sha256:{}", hex64.to_uppercase())),
             Some(hex64.clone())
@@ -735,7 +746,10 @@ mod tests {
     #[test]
     fn the_host_triple_is_a_full_triple() {
         assert!(HOST_TRIPLE.split('-').count() >= 3, "{HOST_TRIPLE}");
-        assert!(HOST_TRIPLE.starts_with(std::env::consts::ARCH), "{HOST_TRIPLE}");
+        assert!(
+            HOST_TRIPLE.starts_with(std::env::consts::ARCH),
+            "{HOST_TRIPLE}"
+        );
     }
 
     #[test]

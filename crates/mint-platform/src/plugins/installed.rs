@@ -286,7 +286,11 @@ fn remove_stale_staging(root: &Path) {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_PREFIX)
+        {
             let path = entry.path();
             match std::fs::remove_dir_all(&path) {
                 Ok(()) => tracing::info!(dir = %path.display(), "removed an interrupted install"),
