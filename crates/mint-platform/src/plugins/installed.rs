@@ -445,11 +445,15 @@ pub async fn install(
     if let Some(previous) = &previous
         && !force
     {
+        let what = if previous.version == meta.version {
+            "reinstall it".to_string()
+        } else {
+            format!("replace it with {}", meta.version)
+        };
         return Err(conflict(
             format!(
-                "Plugin '{}' {} is already installed; install with force=true to replace it \
-                 with {}",
-                meta.name, previous.version, meta.version
+                "Plugin '{}' {} is already installed; install with force=true to {what}",
+                meta.name, previous.version
             ),
             json!({
                 "name": meta.name,
