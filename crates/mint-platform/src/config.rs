@@ -282,6 +282,12 @@ impl LoadedConfig {
             .unwrap_or_else(|| self.data_dir.join("mint.db"))
     }
 
+    /// Where installed bundles live: `<data_dir>/plugins` (`<name>/<version>/` below it,
+    /// platform-config.md §4).
+    pub fn installed_plugins_dir(&self) -> PathBuf {
+        self.data_dir.join("plugins")
+    }
+
     /// The per-plugin data root: `plugins.dataDir` or `<data_dir>/plugin-data`.
     pub fn plugins_data_dir(&self) -> PathBuf {
         self.settings

@@ -13,10 +13,12 @@
 //! | [`services`] | experiment writes shared by the REST API and plugin repositories (one transaction, save hooks) |
 //! | [`api`] | the public REST routes under `/api` and the OpenAPI document |
 //! | [`repos`] | the SDK's repository traits for plugin contexts, scoped to the request's caller |
-//! | [`plugins`] | the plugin manager: lifecycle, per-plugin storage and migrations, in-process context, the run-time mount table, hooks, health |
+//! | [`plugins`] | the plugin manager: lifecycle, per-plugin storage and migrations, in-process context, the run-time mount table, hooks, health; bundle install and uninstall |
 //! | [`state`], [`server`], [`builder`] | the running [`Platform`], the HTTP app, [`PlatformBuilder`] for a lab's own binary |
 //!
-//! Isolated (subprocess) plugins and the internal API of §5 are not built yet.
+//! Plugin bundles (`.mint`) are installed, listed and uninstalled ([`plugins::installed`]), but
+//! isolated (subprocess) plugins and the internal API of §5 are not built yet, so an installed
+//! bundle is listed as Failed and never started.
 //! Depends on `mint-sdk` for every shared wire type; `mint-sdk` never depends on it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,5 +1,5 @@
 //! The platform's own storage: users, roles, projects, experiments, design data, analysis
-//! results, plugin roles and plugin settings, on SQLite (embedded default) or PostgreSQL
+//! results, plugin roles, plugin settings and installed bundles, on SQLite (embedded default) or PostgreSQL
 //! (`spec/platform-config.md` §3 `database.*`).
 //!
 //! SQL is written once for both backends: `$1`, `$2`… placeholders (sqlx binds them by number on
@@ -39,10 +39,11 @@ pub struct Store {
 
 /// One schema version: its number and DDL statements (`{pk}` becomes the backend's
 /// auto-increment primary key).
-const SCHEMA: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE users (
+const SCHEMA: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE users (
             id {pk},
             username TEXT NOT NULL UNIQUE,
             email TEXT,
@@ -54,13 +55,13 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             is_active BIGINT NOT NULL DEFAULT 1,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE roles (
+            "CREATE TABLE roles (
             id {pk},
             name TEXT NOT NULL,
             slug TEXT NOT NULL UNIQUE,
             permissions TEXT NOT NULL,
             is_system BIGINT NOT NULL DEFAULT 0)",
-        "CREATE TABLE projects (
+            "CREATE TABLE projects (
             id {pk},
             name TEXT NOT NULL,
             description TEXT,
@@ -72,13 +73,13 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             created_by BIGINT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE project_members (
+            "CREATE TABLE project_members (
             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             role TEXT NOT NULL,
             created_at TEXT NOT NULL,
             PRIMARY KEY (project_id, user_id))",
-        "CREATE TABLE experiments (
+            "CREATE TABLE experiments (
             id {pk},
             name TEXT NOT NULL,
             experiment_code TEXT NOT NULL UNIQUE,
@@ -94,13 +95,13 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             created_by BIGINT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE INDEX experiments_project ON experiments(project_id)",
-        "CREATE TABLE experiment_collaborators (
+            "CREATE INDEX experiments_project ON experiments(project_id)",
+            "CREATE TABLE experiment_collaborators (
             experiment_id BIGINT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             role TEXT NOT NULL,
             PRIMARY KEY (experiment_id, user_id))",
-        "CREATE TABLE design_data (
+            "CREATE TABLE design_data (
             id {pk},
             experiment_id BIGINT NOT NULL UNIQUE REFERENCES experiments(id) ON DELETE CASCADE,
             plugin_id TEXT NOT NULL,
@@ -108,7 +109,7 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             schema_version TEXT NOT NULL,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE analysis_results (
+            "CREATE TABLE analysis_results (
             id {pk},
             experiment_id BIGINT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
             plugin_id TEXT NOT NULL,
@@ -116,7 +117,7 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             UNIQUE (experiment_id, plugin_id))",
-        "CREATE TABLE plugin_roles (
+            "CREATE TABLE plugin_roles (
             id {pk},
             plugin_id TEXT NOT NULL,
             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -124,16 +125,30 @@ const SCHEMA: &[(i64, &[&str])] = &[(
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             UNIQUE (plugin_id, user_id))",
-        "CREATE TABLE plugin_configs (
+            "CREATE TABLE plugin_configs (
             plugin_id TEXT PRIMARY KEY,
             config TEXT NOT NULL,
             revision BIGINT NOT NULL,
             updated_at TEXT NOT NULL)",
-        "CREATE TABLE counters (
+            "CREATE TABLE counters (
             name TEXT PRIMARY KEY,
             value BIGINT NOT NULL)",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        // Installed plugin bundles (`plugins::installed`): one row per package, naming the
+        // installed version's directory relative to the data dir and its manifest.
+        &["CREATE TABLE installed_plugins (
+            name TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            entry_point TEXT NOT NULL,
+            install_dir TEXT NOT NULL,
+            manifest TEXT NOT NULL,
+            installed_by BIGINT,
+            installed_at TEXT NOT NULL)"],
+    ),
+];
 
 fn db_error(context: &str, err: impl std::fmt::Display) -> PluginError {
     PluginError::repository(format!("{context}: {err}"))

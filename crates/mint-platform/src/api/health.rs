@@ -21,14 +21,12 @@ pub fn routes() -> Router<Arc<Platform>> {
 
 async fn health(State(platform): State<Arc<Platform>>) -> Response {
     let database_ok = platform.store.ping().await;
-    let mut any_failed = false;
     let plugins: Vec<_> = platform
         .plugins
         .entries()
         .iter()
         .map(|entry| {
             let status = entry.status();
-            any_failed |= status == "error";
             let meta = entry.metadata();
             json!({
                 "name": entry.name(),
@@ -38,7 +36,17 @@ async fn health(State(platform): State<Arc<Platform>>) -> Response {
                 "mode": "in_process",
             })
         })
+        .chain(platform.plugins.bundles().iter().map(|bundle| {
+            json!({
+                "name": bundle.name,
+                "version": bundle.version,
+                "plugin_type": bundle.metadata.as_ref().map(|m| m.plugin_type),
+                "status": bundle.status(),
+                "mode": "isolated",
+            })
+        }))
         .collect();
+    let any_failed = plugins.iter().any(|p| p["status"] == "error");
     let status = if !database_ok {
         "unhealthy"
     } else if any_failed {

@@ -305,7 +305,11 @@ const PROJECT_LIST: &[Param] = &[
     PAGING[1],
 ];
 const PLUGIN_ID: Param = required(q("plugin_id", Str, "The plugin that owns the objects."));
-const FORCE: Param = q("force", Bool, "Replace or downgrade despite conflicts.");
+const FORCE: Param = q(
+    "force",
+    Bool,
+    "`true`: replace an installed package of the same name (any version).",
+);
 
 /// Every route of platform-api.md §2 and §4.1–§4.6 the platform serves, plus this document.
 pub const ROUTES: &[Route] = &[
@@ -703,7 +707,7 @@ pub const ROUTES: &[Route] = &[
         Post,
         "/api/plugins/install",
         "plugins",
-        "Install a bundle the server can read",
+        "Install a .mint bundle from a path the server can read (URLs and registry names: 501)",
     )
     .body(Body::Json("InstallRequest"))
     .ok(200, Out::One("InstallResult"))
@@ -712,7 +716,7 @@ pub const ROUTES: &[Route] = &[
         Post,
         "/api/plugins/upload",
         "plugins",
-        "Upload and install a .mint bundle",
+        "Upload and install a .mint bundle (multipart part `file`)",
     )
     .params(&[FORCE])
     .body(Body::Upload)
@@ -722,24 +726,25 @@ pub const ROUTES: &[Route] = &[
         Delete,
         "/api/plugins/{package_name}",
         "plugins",
-        "Uninstall a plugin package",
+        "Uninstall an installed bundle (compiled-in plugins: 409)",
     )
     .params(&[q(
         "mode",
         OneOf(&["keep", "archive", "purge"]),
-        "What happens to the plugin's data (default keep).",
+        "What happens to the plugin's data (default keep): keep its tables, rename them to \
+         `archived_<unix-ts>_<table>`, or drop them and its data directory.",
     )])
     .ok(200, Out::One("InstallResult"))
-    .errors(&[403, 404]),
+    .errors(&[403, 404, 409]),
     r(
         Post,
         "/api/plugins/{package_name}/upgrade",
         "plugins",
-        "Upgrade a plugin package",
+        "Upgrade a plugin package from a registry (not in this build: 501; upload with force)",
     )
     .params(&[FORCE])
     .ok(200, Out::One("InstallResult"))
-    .errors(&[403, 404, 409]),
+    .errors(&[403, 501]),
     r(
         Get,
         "/api/plugins/{name}/config",
@@ -1500,8 +1505,20 @@ const COMPONENTS: &[Component] = &[
     ),
     (
         "PluginList",
-        &[("loaded", F::Rs("LoadedPlugin")), ("installed", F::Objs)],
+        &[
+            ("loaded", F::Rs("LoadedPlugin")),
+            ("installed", F::Rs("InstalledPackage")),
+        ],
         &["loaded", "installed"],
+    ),
+    (
+        "InstalledPackage",
+        &[
+            ("package_name", F::S),
+            ("version", F::S),
+            ("entry_point", F::S),
+        ],
+        &["package_name", "version", "entry_point"],
     ),
     (
         "InstallRequest",

@@ -1,22 +1,41 @@
-//! `/api/plugins*` (`spec/platform-api.md` §4.5): the loaded plugins, their stored settings,
-//! reload, and the install-side routes this build does not implement (501 after the
-//! permission check). Reading needs `plugins.view`, settings need `plugins.configure`,
-//! everything that installs, removes or reloads code needs `plugins.install` (rbac.md §1).
+//! `/api/plugins*` (`spec/platform-api.md` §4.5): the loaded plugins and installed bundles,
+//! their stored settings, reload, and bundle installation. Reading needs `plugins.view`,
+//! settings need `plugins.configure`, everything that installs, removes or reloads code needs
+//! `plugins.install` (rbac.md §1), checked before the body is read.
+//!
+//! Install side ([`crate::plugins::installed`] does the work):
+//! - `POST /api/plugins/install {source, force}`: a URL (`…://…`) or a registry name (no `/`,
+//!   not ending `.mint`/`.mld`) → 501 `feature.not_implemented`; anything else is a bundle
+//!   path the server reads (relative to its working directory).
+//! - `POST /api/plugins/upload?force=` with the multipart part `file`: streamed to a staging
+//!   file under `<data_dir>/plugins/`, at most `server.maxUploadBytes` (413 beyond).
+//! - Both answer an `InstallResult`: `success:true`, or `success:false` with the reason when
+//!   the bundle cannot be installed here (not a ZIP, bad or Python manifest, unsafe entry, no
+//!   binary for this host's triple, checksum mismatch, too large, unreadable path). A package
+//!   of the same name already installed without `force`, or a name, routes prefix, schema or
+//!   data directory taken by a compiled-in plugin or another package (even with `force`),
+//!   is a 409 envelope with `details.conflict_detected: true`.
+//! - `DELETE /api/plugins/{package_name}?mode=keep|archive|purge` (default keep): an
+//!   `InstallResult`; 404 when not installed; 409 for a compiled-in plugin.
+//! - `POST /api/plugins/{package_name}/upgrade`: 501 (upgrades need a registry; upload the
+//!   new bundle with `force=true` instead). `runtime/external` and `runtime/docker`: 501.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use mint_sdk::error::JsonObject;
-use mint_sdk::extract::{Json, Path};
+use mint_sdk::error::{JsonObject, RequestProblem, request_validation_envelope};
+use mint_sdk::extract::{Json, Path, Query};
 use mint_sdk::{PluginError, SettingsModel};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::plugins::config_store::{self, StoredConfig};
+use crate::plugins::installed::{self, InstallResult, Staging, UninstallMode};
 use crate::plugins::{Lifecycle, PluginEntry};
 use crate::rbac::Principal;
 use crate::state::Platform;
@@ -26,7 +45,11 @@ pub fn routes() -> Router<Arc<Platform>> {
     Router::new()
         .route("/api/plugins", get(list))
         .route("/api/plugins/install", post(install))
-        .route("/api/plugins/upload", post(not_implemented_install))
+        .route(
+            "/api/plugins/upload",
+            // The handler counts the bytes against server.maxUploadBytes itself.
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/api/plugins/config/extra-index-urls",
             get(get_index_urls).put(put_index_urls),
@@ -38,8 +61,8 @@ pub fn routes() -> Router<Arc<Platform>> {
             post(not_implemented_install),
         )
         .route("/api/plugins/runtime/docker", post(not_implemented_install))
-        .route("/api/plugins/{name}", delete(not_implemented_install))
-        .route("/api/plugins/{name}/upgrade", post(not_implemented_install))
+        .route("/api/plugins/{name}", delete(uninstall))
+        .route("/api/plugins/{name}/upgrade", post(upgrade))
         .route("/api/plugins/{name}/reload", post(reload))
         .route(
             "/api/plugins/{name}/config",
@@ -52,19 +75,25 @@ async fn list(
     principal: Principal,
 ) -> Result<Json<Value>, PluginError> {
     principal.require("plugins.view")?;
+    let bundles = platform.plugins.bundles();
     let loaded: Vec<Value> = platform
         .plugins
         .entries()
         .iter()
         .map(|e| e.to_json())
+        .chain(bundles.iter().map(|b| b.to_json()))
         .collect();
-    Ok(Json(json!({"loaded": loaded, "installed": []})))
+    let installed: Vec<Value> = bundles.iter().map(|b| b.installed_json()).collect();
+    Ok(Json(json!({"loaded": loaded, "installed": installed})))
 }
 
-fn not_implemented(what: &str) -> PluginError {
+/// 501 `feature.not_implemented`: `<what> is not implemented in this platform build`, then
+/// `; <instead>` when there is another way.
+fn not_implemented(what: &str, instead: Option<&str>) -> PluginError {
+    let instead = instead.map(|i| format!("; {i}")).unwrap_or_default();
     PluginError::http_message(
         StatusCode::NOT_IMPLEMENTED,
-        format!("{what} is not implemented in this platform build"),
+        format!("{what} is not implemented in this platform build{instead}"),
     )
 }
 
@@ -72,33 +101,188 @@ fn not_implemented(what: &str) -> PluginError {
 struct InstallRequest {
     source: String,
     #[serde(default)]
-    #[allow(dead_code)]
     force: bool,
 }
 
-/// `POST /api/plugins/install`: registry names, URLs and bundle paths all answer 501 until
-/// bundle installation exists.
+/// `POST /api/plugins/install`: a URL or registry name answers 501; a bundle path is
+/// installed.
 async fn install(
+    State(platform): State<Arc<Platform>>,
     principal: Principal,
     Json(body): Json<InstallRequest>,
-) -> Result<Response, PluginError> {
+) -> Result<Json<Value>, PluginError> {
     principal.require("plugins.install")?;
     let source = body.source.trim();
-    let what = if source.contains("://") {
-        "Installing from a URL"
-    } else if !source.contains('/') && !source.ends_with(".mint") && !source.ends_with(".mld") {
-        "Installing from a package registry"
-    } else {
-        "Installing plugin bundles"
-    };
-    Err(not_implemented(what))
+    if source.is_empty() {
+        return Err(PluginError::validation("source must name a bundle path").with_field("source"));
+    }
+    if source.contains("://") {
+        return Err(not_implemented(
+            "Installing from a URL",
+            Some("download the bundle and upload it (POST /api/plugins/upload)"),
+        ));
+    }
+    if !source.contains('/') && !source.ends_with(".mint") && !source.ends_with(".mld") {
+        return Err(not_implemented(
+            "Installing from a package registry",
+            Some("upload a .mint bundle (POST /api/plugins/upload)"),
+        ));
+    }
+    let staging = Staging::new(&platform)?;
+    let result = installed::install(
+        &platform,
+        staging,
+        std::path::PathBuf::from(source),
+        body.force,
+        Some(principal.user.id),
+    )
+    .await?;
+    Ok(Json(result.to_json()))
 }
 
-/// Upload, uninstall, upgrade and the external / docker runtimes: 501 after the permission check.
+#[derive(Deserialize)]
+struct ForceQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+/// The multipart part that carries the bundle.
+const UPLOAD_FIELD: &str = "file";
+
+/// The 422 request-validation envelope (errors-and-logging.md §4) for a problem with the
+/// upload's multipart body, located at `file`.
+fn upload_problem(message: String) -> Response {
+    let problem = RequestProblem {
+        field: UPLOAD_FIELD.into(),
+        message,
+        kind: "value_error".into(),
+        loc: vec![Value::from("body"), Value::from(UPLOAD_FIELD)],
+    };
+    let body = request_validation_envelope(&[problem], mint_sdk::current_request_id().as_deref());
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// `POST /api/plugins/upload?force=`: streams the multipart part `file` into a staging file
+/// (at most `server.maxUploadBytes`, else 413), then installs it. A body that is not
+/// multipart, cannot be read or has no `file` part is a 422.
+async fn upload(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Query(query): Query<ForceQuery>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, PluginError> {
+    principal.require("plugins.install")?;
+    let mut multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(err) => {
+            return Ok(upload_problem(format!(
+                "Expected a multipart/form-data body with the bundle in the part 'file' ({err})"
+            )));
+        }
+    };
+    let staging = Staging::new(&platform)?;
+    let bundle_path = staging.path().join("upload.mint");
+    let limit = platform.config.settings.server.max_upload_bytes;
+    let mut received = false;
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(err) => return Ok(multipart_failure(err, limit)),
+        };
+        if field.name() != Some(UPLOAD_FIELD) {
+            continue;
+        }
+        let mut file = tokio::fs::File::create(&bundle_path).await.map_err(|e| {
+            PluginError::unexpected(format!("Cannot write {}: {e}", bundle_path.display()))
+        })?;
+        let mut written: u64 = 0;
+        loop {
+            let chunk = match field.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(err) => return Ok(multipart_failure(err, limit)),
+            };
+            written += chunk.len() as u64;
+            if written > limit {
+                return Err(PluginError::http_message(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("The bundle is larger than server.maxUploadBytes ({limit} bytes)"),
+                ));
+            }
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(|e| {
+                    PluginError::unexpected(format!("Cannot write {}: {e}", bundle_path.display()))
+                })?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| PluginError::unexpected(format!("Cannot write the upload: {e}")))?;
+        received = true;
+        break;
+    }
+    if !received {
+        return Ok(upload_problem(
+            "The multipart body has no part named 'file'".into(),
+        ));
+    }
+    let result = installed::install(
+        &platform,
+        staging,
+        bundle_path,
+        query.force,
+        Some(principal.user.id),
+    )
+    .await?;
+    Ok(Json(result.to_json()).into_response())
+}
+
+/// A multipart read error: 413 when a body limit stopped it, else 422.
+fn multipart_failure(err: axum::extract::multipart::MultipartError, limit: u64) -> Response {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return PluginError::http_message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The bundle is larger than server.maxUploadBytes ({limit} bytes)"),
+        )
+        .into_response();
+    }
+    upload_problem(format!("Cannot read the multipart body: {err}"))
+}
+
+#[derive(Deserialize)]
+struct UninstallQuery {
+    #[serde(default)]
+    mode: UninstallMode,
+}
+
+/// `DELETE /api/plugins/{package_name}?mode=keep|archive|purge`.
+async fn uninstall(
+    State(platform): State<Arc<Platform>>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Query(query): Query<UninstallQuery>,
+) -> Result<Json<Value>, PluginError> {
+    principal.require("plugins.install")?;
+    let result: InstallResult = installed::uninstall(&platform, &name, query.mode).await?;
+    Ok(Json(result.to_json()))
+}
+
+/// `POST /api/plugins/{package_name}/upgrade`: there is no package registry to upgrade from.
+async fn upgrade(principal: Principal) -> Result<Response, PluginError> {
+    principal.require("plugins.install")?;
+    Err(not_implemented(
+        "Upgrading from a package registry",
+        Some("upload the new bundle with force=true (POST /api/plugins/upload?force=true)"),
+    ))
+}
+
+/// The external and docker runtimes: 501 after the permission check.
 async fn not_implemented_install(principal: Principal) -> Result<Response, PluginError> {
     principal.require("plugins.install")?;
     Err(not_implemented(
-        "Installing, removing and upgrading plugins",
+        "Registering external and docker plugin runtimes",
+        None,
     ))
 }
 

@@ -1,7 +1,9 @@
 //! The plugin manager: the registry of compiled-in plugins, their lifecycle
 //! (Registered → Migrating → Initializing → Ready, or Failed), the run-time mount table, the
 //! periodic health checks and the experiment hook dispatch (`spec/platform-api.md` §4.5, §5.2,
-//! `spec/rbac.md` §6, `spec/plugin.md` §6.2, `spec/migrations.md` §1).
+//! `spec/rbac.md` §6, `spec/plugin.md` §6.2, `spec/migrations.md` §1); and the list of
+//! installed plugin bundles ([`installed`], unpacked by [`bundle`]), which run isolated — not
+//! in this build yet, so they are listed as Failed.
 //!
 //! One plugin's failure never stops the others: its metadata is validated first, its
 //! migrations, `initialize` and router building run inside `catch_unwind`, and any error or
@@ -29,12 +31,15 @@ use crate::config::LoadedConfig;
 use crate::rbac::{self, ResolvedPrincipal};
 use crate::state::Platform;
 
+pub mod bundle;
 pub mod caller;
 pub mod config_store;
 pub mod context;
+pub mod installed;
 pub mod mounts;
 pub mod storage;
 
+use installed::InstalledBundle;
 use mounts::{Mount, MountService, MountTable};
 
 /// The response future of [`PluginManager::serve_anonymous`].
@@ -234,6 +239,10 @@ pub struct PluginManager {
     force_isolated: Vec<String>,
     health_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     extra_index_urls: Mutex<Vec<String>>,
+    /// Installed bundles, sorted by name ([`installed`]).
+    bundles: RwLock<Vec<Arc<InstalledBundle>>>,
+    /// Serializes installs and uninstalls.
+    install_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for PluginManager {
@@ -294,6 +303,8 @@ impl PluginManager {
             force_isolated: lists.force_isolated.clone(),
             health_task: Mutex::new(None),
             extra_index_urls: Mutex::new(Vec::new()),
+            bundles: RwLock::new(Vec::new()),
+            install_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -305,12 +316,25 @@ impl PluginManager {
     }
 
     /// Migrates, initializes and mounts every enabled plugin in registration order (a failure
-    /// marks only that plugin Failed), then starts the periodic health checks.
+    /// marks only that plugin Failed), reads the installed bundles ([`installed::load`]; an
+    /// unreadable table is logged and lists none), then starts the periodic health checks.
     pub async fn load_all(&self, platform: &Arc<Platform>) {
         let _ = self.platform.set(Arc::downgrade(platform));
         for entry in &self.entries {
             let _guard = entry.load_lock.lock().await;
             self.load_entry(entry, platform).await;
+        }
+        match installed::load(platform).await {
+            Ok(bundles) => {
+                for bundle in &bundles {
+                    tracing::warn!(plugin = %bundle.name, version = %bundle.version,
+                        status = bundle.status(), "installed plugin bundle is not running");
+                }
+                if let Ok(mut slot) = self.bundles.write() {
+                    *slot = bundles;
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "cannot read the installed plugin bundles"),
         }
         self.start_health_checks(platform);
     }
@@ -345,6 +369,32 @@ impl PluginManager {
     /// The entry of the plugin named `name`.
     pub fn find(&self, name: &str) -> Option<&Arc<PluginEntry>> {
         self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// The installed bundles, sorted by name.
+    pub fn bundles(&self) -> Vec<Arc<InstalledBundle>> {
+        self.bundles.read().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// Adds or replaces the installed bundle of the same name.
+    pub(crate) fn put_bundle(&self, bundle: Arc<InstalledBundle>) {
+        if let Ok(mut slot) = self.bundles.write() {
+            slot.retain(|b| b.name != bundle.name);
+            slot.push(bundle);
+            slot.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+    }
+
+    /// Forgets the installed bundle `name`.
+    pub(crate) fn remove_bundle(&self, name: &str) {
+        if let Ok(mut slot) = self.bundles.write() {
+            slot.retain(|b| b.name != name);
+        }
+    }
+
+    /// The lock installs and uninstalls hold.
+    pub(crate) fn install_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.install_lock
     }
 
     /// The package index URLs set by `PUT /api/plugins/config/extra-index-urls` (kept in

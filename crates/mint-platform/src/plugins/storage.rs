@@ -1,7 +1,8 @@
 //! Per-plugin storage of in-process plugins (`spec/context-and-data.md` §6,
 //! `spec/migrations.md` §1): on PostgreSQL the schema `plugin_<slug>` in the platform database,
 //! on SQLite the plugin's own file `<plugins.dataDir>/<safe name>/data.db`. The plugin's
-//! migrations run here, under the runner's per-plugin lock, before `initialize`.
+//! migrations run here, under the runner's per-plugin lock, before `initialize`. The data
+//! side of an uninstall (archive, purge) is here too.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -9,7 +10,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mint_sdk::local_database::safe_plugin_name;
-use mint_sdk::migrations::{MigrationError, MigrationOps, PluginMigration, TableDef, quote_ident};
+use mint_sdk::migrations::{
+    MigrationError, MigrationOps, POSTGRES_TRACKING_TABLE, PluginMigration, SQLITE_TRACKING_TABLE,
+    TableDef, quote_ident,
+};
 use mint_sdk::sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use mint_sdk::sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqlxSqliteConnector, Statement,
@@ -284,6 +288,216 @@ impl PluginStorage {
         .map_err(|e| format!("Cannot clean up after creating the model tables: {e}"))?;
         Ok(())
     }
+}
+
+/// Archives a plugin's tables for an `archive` uninstall (migrations.md §1): every table of
+/// the plugin (not the tracking table, not tables archived before) is renamed to
+/// `archived_<unix-ts>_<table>`, and its tracking rows are deleted, in one transaction. On
+/// PostgreSQL the tables stay in the schema `plugin_<slug>`; on SQLite in the plugin's
+/// `data.db`. Returns the new table names (none when the plugin never stored anything).
+///
+/// Errors: `Repository` when a statement fails (nothing is renamed then).
+pub async fn archive_plugin_data(
+    platform: &Platform,
+    plugin_name: &str,
+) -> Result<Vec<String>, PluginError> {
+    let stamp = chrono::Utc::now().timestamp();
+    let archived_name = |table: &str| {
+        let mut name = format!("archived_{stamp}_{table}");
+        // PostgreSQL cuts identifiers at 63 bytes; cut on a char boundary ourselves.
+        while name.len() > 63 {
+            name.pop();
+        }
+        name
+    };
+    match platform.store.mode() {
+        DatabaseMode::Postgresql => {
+            let schema = schema_name(plugin_name);
+            let conn = platform.store.connection();
+            let txn = conn
+                .begin()
+                .await
+                .map_err(|e| storage_error("Cannot begin the archive", e))?;
+            let rows = txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    conn.get_database_backend(),
+                    "SELECT table_name::text AS t FROM information_schema.tables \
+                     WHERE table_schema = $1 AND table_type = 'BASE TABLE' \
+                     AND table_name::text NOT LIKE 'archived\\_%' ORDER BY table_name",
+                    [schema.clone().into()],
+                ))
+                .await
+                .map_err(|e| storage_error("Cannot list the plugin's tables", e))?;
+            let mut archived = Vec::new();
+            for row in rows {
+                let table: String = row
+                    .try_get("", "t")
+                    .map_err(|e| storage_error("Cannot read a table name", e))?;
+                let new_name = archived_name(&table);
+                txn.execute_unprepared(&format!(
+                    "ALTER TABLE {}.{} RENAME TO {}",
+                    quote_ident(&schema),
+                    quote_ident(&table),
+                    quote_ident(&new_name)
+                ))
+                .await
+                .map_err(|e| storage_error(&format!("Cannot archive the table {table}"), e))?;
+                archived.push(new_name);
+            }
+            delete_postgres_tracking_rows(&txn, plugin_name).await?;
+            txn.commit()
+                .await
+                .map_err(|e| storage_error("Cannot commit the archive", e))?;
+            Ok(archived)
+        }
+        DatabaseMode::Sqlite => {
+            let path = plugin_dir(platform, plugin_name).join("data.db");
+            if !path.is_file() {
+                return Ok(Vec::new());
+            }
+            let conn = open_sqlite(&path).await?;
+            let outcome = async {
+                let txn = conn
+                    .begin()
+                    .await
+                    .map_err(|e| storage_error("Cannot begin the archive", e))?;
+                let rows = txn
+                    .query_all_raw(Statement::from_string(
+                        conn.get_database_backend(),
+                        format!(
+                            "SELECT name AS t FROM sqlite_master WHERE type = 'table' \
+                             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                             AND name NOT LIKE 'archived\\_%' ESCAPE '\\' \
+                             AND name <> '{SQLITE_TRACKING_TABLE}' ORDER BY name"
+                        ),
+                    ))
+                    .await
+                    .map_err(|e| storage_error("Cannot list the plugin's tables", e))?;
+                let mut archived = Vec::new();
+                for row in rows {
+                    let table: String = row
+                        .try_get("", "t")
+                        .map_err(|e| storage_error("Cannot read a table name", e))?;
+                    let new_name = archived_name(&table);
+                    txn.execute_unprepared(&format!(
+                        "ALTER TABLE {} RENAME TO {}",
+                        quote_ident(&table),
+                        quote_ident(&new_name)
+                    ))
+                    .await
+                    .map_err(|e| storage_error(&format!("Cannot archive the table {table}"), e))?;
+                    archived.push(new_name);
+                }
+                let tracking = txn
+                    .query_one_raw(Statement::from_string(
+                        conn.get_database_backend(),
+                        format!(
+                            "SELECT 1 AS n FROM sqlite_master WHERE type = 'table' \
+                             AND name = '{SQLITE_TRACKING_TABLE}'"
+                        ),
+                    ))
+                    .await
+                    .map_err(|e| storage_error("Cannot look for the tracking table", e))?;
+                if tracking.is_some() {
+                    txn.execute_raw(Statement::from_sql_and_values(
+                        conn.get_database_backend(),
+                        format!("DELETE FROM {SQLITE_TRACKING_TABLE} WHERE plugin_name = $1"),
+                        [plugin_name.into()],
+                    ))
+                    .await
+                    .map_err(|e| storage_error("Cannot delete the tracking rows", e))?;
+                }
+                txn.commit()
+                    .await
+                    .map_err(|e| storage_error("Cannot commit the archive", e))?;
+                Ok(archived)
+            }
+            .await;
+            let _ = conn.close().await;
+            outcome
+        }
+    }
+}
+
+/// Deletes a plugin's tracking rows from `public.plugin_schema_migrations`, when that table
+/// exists.
+async fn delete_postgres_tracking_rows(
+    txn: &DatabaseTransaction,
+    plugin_name: &str,
+) -> Result<(), PluginError> {
+    let backend = txn.get_database_backend();
+    let exists = txn
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT to_regclass('{POSTGRES_TRACKING_TABLE}')::text AS t"),
+        ))
+        .await
+        .map_err(|e| storage_error("Cannot look for the tracking table", e))?
+        .and_then(|row| row.try_get::<Option<String>>("", "t").ok().flatten())
+        .is_some();
+    if exists {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("DELETE FROM {POSTGRES_TRACKING_TABLE} WHERE plugin_name = $1"),
+            [plugin_name.into()],
+        ))
+        .await
+        .map_err(|e| storage_error("Cannot delete the tracking rows", e))?;
+    }
+    Ok(())
+}
+
+/// Purges a plugin's data for a `purge` uninstall (migrations.md §1): on PostgreSQL drops the
+/// schema `plugin_<slug>` with its tables and deletes the tracking rows (one transaction);
+/// on both backends then removes `<plugins.dataDir>/<safe name>/` (on SQLite that holds the
+/// tables and the tracking rows), renaming it aside first so it never stays half-deleted
+/// under its own name.
+///
+/// Errors: `Repository` when the schema cannot be dropped (nothing is removed then);
+/// `Configuration` (`plugins.dataDir`) when the directory cannot be moved aside.
+pub async fn purge_plugin_data(platform: &Platform, plugin_name: &str) -> Result<(), PluginError> {
+    if platform.store.mode() == DatabaseMode::Postgresql {
+        let conn = platform.store.connection();
+        let txn = conn
+            .begin()
+            .await
+            .map_err(|e| storage_error("Cannot begin the purge", e))?;
+        let schema = schema_name(plugin_name);
+        txn.execute_unprepared(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            quote_ident(&schema)
+        ))
+        .await
+        .map_err(|e| storage_error(&format!("Cannot drop the schema {schema}"), e))?;
+        delete_postgres_tracking_rows(&txn, plugin_name).await?;
+        txn.commit()
+            .await
+            .map_err(|e| storage_error("Cannot commit the purge", e))?;
+    }
+    let dir = plugin_dir(platform, plugin_name);
+    let removed = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        let aside = dir.with_file_name(format!(
+            ".purged-{}-{:016x}",
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            rand::random::<u64>()
+        ));
+        std::fs::rename(&dir, &aside)?;
+        if let Err(err) = std::fs::remove_dir_all(&aside) {
+            tracing::warn!(dir = %aside.display(), error = %err, "cannot remove purged plugin data");
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| PluginError::unexpected(format!("The purge panicked: {e}")))?;
+    removed.map_err(|e| {
+        PluginError::configuration(format!("Cannot remove the plugin's data directory: {e}"))
+            .with_config_key("plugins.dataDir")
+    })
 }
 
 /// The one-off migration behind create_all.

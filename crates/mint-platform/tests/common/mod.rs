@@ -85,6 +85,15 @@ impl TestPlatform {
             config.settings.database.url = Some(url);
             pg_database = Some((base, name));
         }
+        Self::serve(config, plugins, dir, pg_database).await
+    }
+
+    async fn serve(
+        config: LoadedConfig,
+        plugins: Vec<Arc<dyn AnalysisPlugin>>,
+        dir: tempfile::TempDir,
+        pg_database: Option<(String, String)>,
+    ) -> Self {
         let platform = Platform::start(
             config,
             plugins,
@@ -114,6 +123,29 @@ impl TestPlatform {
             task: Some(task),
             pg_database,
         }
+    }
+
+    /// Stops the server and starts a new platform on the same data directory (and the same
+    /// PostgreSQL database) with `plugins` and adjusted settings: a restart.
+    pub async fn restart(
+        mut self,
+        plugins: Vec<Arc<dyn AnalysisPlugin>>,
+        edit: impl FnOnce(&mut LoadedConfig),
+    ) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let pg_database = self.pg_database.take();
+        let mut config = test_config(self.dir.path(), edit);
+        if let Some((base, name)) = &pg_database {
+            let (prefix, _) = base.rsplit_once('/').expect("url with a database");
+            config.settings.database.mode = DatabaseMode::Postgresql;
+            config.settings.database.url = Some(format!("{prefix}/{name}"));
+        }
+        Self::serve(config, plugins, self.dir, pg_database).await
     }
 
     /// Stops the server and drops a PostgreSQL test database.
