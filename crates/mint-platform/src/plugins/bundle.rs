@@ -162,7 +162,7 @@ pub enum BundleError {
     /// `runtime.targets` has no binary for this host.
     #[error(
         "The bundle has no binary for this platform's target {host} (it has: {available}); \
-         rebuild it with `mint build --target {host}`"
+         build the plugin for {host} and add its binary under `bin/{host}/`"
     )]
     MissingTarget {
         /// [`HOST_TRIPLE`].
