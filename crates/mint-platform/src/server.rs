@@ -30,12 +30,8 @@ pub fn service(
 + Send
 + Sync
 + 'static {
-    let max_upload =
-        usize::try_from(platform.config.settings.server.max_upload_bytes).unwrap_or(usize::MAX);
-    let api = crate::api::routes()
-        .fallback(not_found)
-        .with_state(platform.clone());
-    mint_sdk::app::sdk_layers_service(PluginsFirst { platform, api }, max_upload)
+    let (first, max_upload) = PluginsFirst::new(platform);
+    mint_sdk::app::sdk_layers_service(first, max_upload)
 }
 
 async fn not_found() -> Response {
@@ -47,6 +43,27 @@ async fn not_found() -> Response {
 struct PluginsFirst {
     platform: Arc<Platform>,
     api: Router,
+    /// The connection's peer, put in each request to the platform's own routes as
+    /// `ConnectInfo<SocketAddr>` (the login rate limit keys on it). Plugin routes do not get
+    /// it, as under the SDK's standalone app.
+    peer: Option<SocketAddr>,
+}
+
+impl PluginsFirst {
+    /// The dispatch of `platform` (no peer address yet) and its upload limit in bytes.
+    fn new(platform: Arc<Platform>) -> (Self, usize) {
+        let max_upload =
+            usize::try_from(platform.config.settings.server.max_upload_bytes).unwrap_or(usize::MAX);
+        let api = crate::api::routes()
+            .fallback(not_found)
+            .with_state(platform.clone());
+        let first = Self {
+            platform,
+            api,
+            peer: None,
+        };
+        (first, max_upload)
+    }
 }
 
 type Either<A, B> = futures_util::future::Either<A, B>;
@@ -70,6 +87,12 @@ impl tower::Service<Request> for PluginsFirst {
         use futures_util::FutureExt as _;
         let plugins = &self.platform.plugins;
         let Some(mount) = plugins.mount_for(request.uri().path()) else {
+            let mut request = request;
+            if let Some(peer) = self.peer {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+            }
             return Either::Right(self.api.call(request));
         };
         if plugins.is_anonymous(&mount, request.headers()) {
@@ -91,10 +114,14 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let peers = WithPeerAddr {
-        inner: service(platform.clone()),
-        platform: platform.clone(),
-    };
+    let (first, max_upload) = PluginsFirst::new(platform.clone());
+    let peers = WithPeerAddr(move |peer: SocketAddr| {
+        let first = PluginsFirst {
+            peer: Some(peer),
+            ..first.clone()
+        };
+        mint_sdk::app::sdk_layers_service(first, max_upload)
+    });
     axum::serve(listener, peers)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -102,20 +129,19 @@ pub async fn serve(
     Ok(())
 }
 
-/// Makes one [`PeerAddr`] service per accepted connection (what
+/// Makes one service per accepted connection from its peer address (what
 /// `Router::into_make_service_with_connect_info` does, for any service).
 #[derive(Clone)]
-struct WithPeerAddr<S> {
-    inner: S,
-    platform: Arc<Platform>,
-}
+struct WithPeerAddr<F>(F);
 
-impl<'a, S: Clone> tower::Service<axum::serve::IncomingStream<'a, tokio::net::TcpListener>>
-    for WithPeerAddr<S>
+impl<'a, F, S> tower::Service<axum::serve::IncomingStream<'a, tokio::net::TcpListener>>
+    for WithPeerAddr<F>
+where
+    F: Fn(SocketAddr) -> S,
 {
-    type Response = PeerAddr<S>;
+    type Response = S;
     type Error = Infallible;
-    type Future = std::future::Ready<Result<PeerAddr<S>, Infallible>>;
+    type Future = std::future::Ready<Result<S, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -125,47 +151,6 @@ impl<'a, S: Clone> tower::Service<axum::serve::IncomingStream<'a, tokio::net::Tc
         &mut self,
         stream: axum::serve::IncomingStream<'a, tokio::net::TcpListener>,
     ) -> Self::Future {
-        std::future::ready(Ok(PeerAddr {
-            inner: self.inner.clone(),
-            platform: self.platform.clone(),
-            addr: *stream.remote_addr(),
-        }))
-    }
-}
-
-/// Puts the connection's peer address in each request to the platform's own routes as
-/// `ConnectInfo<SocketAddr>` (the login rate limit keys on it). Plugin routes do not get it,
-/// as under the SDK's standalone app: one extension insert less per plugin request.
-#[derive(Clone)]
-struct PeerAddr<S> {
-    inner: S,
-    platform: Arc<Platform>,
-    addr: SocketAddr,
-}
-
-impl<S> tower::Service<Request> for PeerAddr<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        if self
-            .platform
-            .plugins
-            .mount_for(request.uri().path())
-            .is_none()
-        {
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(self.addr));
-        }
-        self.inner.call(request)
+        std::future::ready(Ok((self.0)(*stream.remote_addr())))
     }
 }

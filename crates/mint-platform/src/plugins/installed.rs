@@ -647,16 +647,15 @@ pub async fn uninstall(
             "its data was purged".to_string()
         }
     };
+    // One statement: atomic on its own.
     let store = &platform.store;
-    let txn = store.begin().await?;
     store
         .exec(
-            &txn,
+            store.connection(),
             "DELETE FROM installed_plugins WHERE name = $1",
             [name.into()],
         )
         .await?;
-    crate::api::commit(txn).await?;
     platform.plugins.remove_bundle(name);
 
     let package_dir = platform

@@ -290,6 +290,41 @@ impl PluginStorage {
     }
 }
 
+/// Renames each table listed in `rows` (column `t`; in `schema` on PostgreSQL) to
+/// `archived_<stamp>_<table>`, cut to PostgreSQL's 63-byte identifier limit on a char
+/// boundary; returns the new names.
+///
+/// Errors: `Repository` when a name cannot be read or a rename fails.
+async fn rename_to_archived(
+    txn: &sea_orm::DatabaseTransaction,
+    rows: Vec<sea_orm::QueryResult>,
+    schema: Option<&str>,
+    stamp: i64,
+) -> Result<Vec<String>, PluginError> {
+    let mut archived = Vec::with_capacity(rows.len());
+    for row in rows {
+        let table: String = row
+            .try_get("", "t")
+            .map_err(|e| storage_error("Cannot read a table name", e))?;
+        let mut new_name = format!("archived_{stamp}_{table}");
+        while new_name.len() > 63 {
+            new_name.pop();
+        }
+        let qualified = match schema {
+            Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&table)),
+            None => quote_ident(&table),
+        };
+        txn.execute_unprepared(&format!(
+            "ALTER TABLE {qualified} RENAME TO {}",
+            quote_ident(&new_name)
+        ))
+        .await
+        .map_err(|e| storage_error(&format!("Cannot archive the table {table}"), e))?;
+        archived.push(new_name);
+    }
+    Ok(archived)
+}
+
 /// Archives a plugin's tables for an `archive` uninstall (migrations.md §1): every table of
 /// the plugin (not the tracking table, not tables archived before) is renamed to
 /// `archived_<unix-ts>_<table>`, and its tracking rows are deleted, in one transaction. On
@@ -302,14 +337,6 @@ pub async fn archive_plugin_data(
     plugin_name: &str,
 ) -> Result<Vec<String>, PluginError> {
     let stamp = chrono::Utc::now().timestamp();
-    let archived_name = |table: &str| {
-        let mut name = format!("archived_{stamp}_{table}");
-        // PostgreSQL cuts identifiers at 63 bytes; cut on a char boundary ourselves.
-        while name.len() > 63 {
-            name.pop();
-        }
-        name
-    };
     match platform.store.mode() {
         DatabaseMode::Postgresql => {
             let schema = schema_name(plugin_name);
@@ -328,22 +355,7 @@ pub async fn archive_plugin_data(
                 ))
                 .await
                 .map_err(|e| storage_error("Cannot list the plugin's tables", e))?;
-            let mut archived = Vec::new();
-            for row in rows {
-                let table: String = row
-                    .try_get("", "t")
-                    .map_err(|e| storage_error("Cannot read a table name", e))?;
-                let new_name = archived_name(&table);
-                txn.execute_unprepared(&format!(
-                    "ALTER TABLE {}.{} RENAME TO {}",
-                    quote_ident(&schema),
-                    quote_ident(&table),
-                    quote_ident(&new_name)
-                ))
-                .await
-                .map_err(|e| storage_error(&format!("Cannot archive the table {table}"), e))?;
-                archived.push(new_name);
-            }
+            let archived = rename_to_archived(&txn, rows, Some(&schema), stamp).await?;
             delete_postgres_tracking_rows(&txn, plugin_name).await?;
             txn.commit()
                 .await
@@ -373,21 +385,7 @@ pub async fn archive_plugin_data(
                     ))
                     .await
                     .map_err(|e| storage_error("Cannot list the plugin's tables", e))?;
-                let mut archived = Vec::new();
-                for row in rows {
-                    let table: String = row
-                        .try_get("", "t")
-                        .map_err(|e| storage_error("Cannot read a table name", e))?;
-                    let new_name = archived_name(&table);
-                    txn.execute_unprepared(&format!(
-                        "ALTER TABLE {} RENAME TO {}",
-                        quote_ident(&table),
-                        quote_ident(&new_name)
-                    ))
-                    .await
-                    .map_err(|e| storage_error(&format!("Cannot archive the table {table}"), e))?;
-                    archived.push(new_name);
-                }
+                let archived = rename_to_archived(&txn, rows, None, stamp).await?;
                 let tracking = txn
                     .query_one_raw(Statement::from_string(
                         conn.get_database_backend(),
