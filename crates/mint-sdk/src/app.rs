@@ -4,8 +4,9 @@
 //! The app mounts each `(router, sub_prefix)` of the plugin at `/api{routes_prefix}{sub_prefix}`,
 //! adds `GET /api{prefix}/_mint/runtime` and `POST /__mint/events`, and wraps everything in the
 //! SDK layers: request ids on every response, panics turned into the 500 envelope, any non-JSON
-//! error turned into the JSON envelope, body limits and CORS. [`mount_plugin`] is the one
-//! mounting code path; the platform and the test harness use it too.
+//! error turned into the JSON envelope, body limits and CORS. The plugin's API is served by a
+//! [`PluginService`] (the platform serves each in-process plugin the same way); [`mount_plugin`]
+//! builds the same routes as one router, for tests and hosts that route themselves.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -200,23 +201,26 @@ impl StandaloneApp {
         };
         // Per route, not router-wide: a `Router::layer` costs every route a boxed service.
         let events = post(events_route).layer(Extension(admission));
-        let router = plugin_routes(&self.plugin).route("/__mint/events", events);
+        let rest = Router::new().route("/__mint/events", events);
         // The frontend at `{prefix}/`, outside `/api` (§1.2).
-        let router = match &self.frontend {
-            Some((prefix, files)) => router.merge(files.router(prefix)),
-            None => router,
+        let rest = match &self.frontend {
+            Some((prefix, files)) => rest.merge(files.router(prefix)),
+            None => rest,
         };
-        // One plugin: `mount_plugin`'s binding once around the router instead of on each route.
-        let bound = tower::Layer::layer(
-            &binding(self.plugin.clone(), self.options.max_upload_bytes),
-            router,
-        );
+        // The plugin's API (every request that matters for speed) goes straight to its
+        // `PluginService`; the few other routes keep a router with the binding on each route.
+        let dispatch = mount::ApiFirst {
+            api: PluginService::new(self.plugin.clone(), self.options.max_upload_bytes),
+            rest: rest
+                .layer(binding(self.plugin.clone(), self.options.max_upload_bytes))
+                .with_state(()),
+        };
         let cors = self
             .options
             .cors
             .then(|| cors_layer(self.options.cors_origins.as_deref()));
         let limit = u64::try_from(self.options.max_upload_bytes).unwrap_or(u64::MAX);
-        stack::CorsGate::new(stack::SdkService::new(bound, limit), cors)
+        stack::CorsGate::new(stack::SdkService::new(dispatch, limit), cors)
     }
 
     /// Starts the plugin (§1.6): detects the mode, sets up the standalone database, binds the
@@ -379,19 +383,13 @@ pub(crate) async fn shutdown_signal() {
 /// probe, with the plugin bound in every request's extensions and, when `requires_auth`, a user
 /// resolved before each plugin route. This is the one mounting code path of every host.
 pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) -> Router {
-    // One layer of two services: each `Router::layer` boxes every route once more.
-    plugin_routes(&plugin).layer(binding(plugin, max_upload_bytes))
-}
-
-/// [`mount_plugin`]'s routes before the [`binding`] layer, which the caller applies: per route
-/// when plugins share a router, once around the whole router when the app serves one plugin.
-fn plugin_routes(plugin: &Arc<dyn AnalysisPlugin>) -> Router {
     let base = format!("/api{}", plugin.metadata().routes_prefix);
     let mut router = Router::new();
-    for (sub_prefix, sub_router) in route_groups(plugin) {
+    for (sub_prefix, sub_router) in route_groups(&plugin) {
         router = router.nest(&format!("{base}{sub_prefix}"), sub_router);
     }
-    router
+    // One layer of two services: each `Router::layer` boxes every route once more.
+    router.layer(binding(plugin, max_upload_bytes))
 }
 
 /// The plugin's routes relative to its base `/api{routes_prefix}` (what [`PluginService`] serves

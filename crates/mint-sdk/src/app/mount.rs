@@ -125,6 +125,33 @@ impl Service<Request> for PluginService {
     }
 }
 
+/// A standalone app's dispatch: a request under the plugin's base path goes to its
+/// [`PluginService`], any other (`/__mint/events`, the frontend, an unknown path) to `rest`.
+#[derive(Clone)]
+pub(crate) struct ApiFirst {
+    pub(crate) api: PluginService,
+    pub(crate) rest: Router,
+}
+
+impl Service<Request> for ApiFirst {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<PluginFuture, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Both sides are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if self.api.serves(req.uri().path()) {
+            Either::Left(self.api.serve(req))
+        } else {
+            Either::Right(self.rest.clone().call(req))
+        }
+    }
+}
+
 /// A service that answers with its request, unchanged and at once: what an axum layer that
 /// only edits the request wraps so the edit can be had without the layer owning the call.
 #[derive(Debug, Clone, Copy)]
