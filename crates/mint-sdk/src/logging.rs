@@ -27,7 +27,7 @@ use crate::error::JsonObject;
 /// Task-local context of one request or one background job.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
-    pub request_id: Option<String>,
+    pub request_id: Option<ScopedId>,
     /// Method and URI of the request, for error logs (clones are cheap: no text is copied).
     pub target: Option<(http::Method, http::Uri)>,
     /// Set once per request, when the user is resolved (before any nested `log_scope`, whose
@@ -36,13 +36,39 @@ pub(crate) struct Scope {
     pub fields: JsonObject,
 }
 
+/// A request id as a scope keeps it: a fresh id inline, so choosing one costs no allocation;
+/// an inbound header's value sharing the header's bytes; any other id as text.
+#[derive(Debug, Clone)]
+pub(crate) enum ScopedId {
+    /// A fresh id: ASCII (16 lowercase hex digits, see `app::stack`).
+    Fresh([u8; 16]),
+    /// An inbound `X-Request-ID`, already checked to be visible ASCII.
+    Header(http::HeaderValue),
+    /// An outer layer's id or [`with_request_id`]'s.
+    Text(String),
+}
+
+impl ScopedId {
+    /// The id as text.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Fresh(digits) => std::str::from_utf8(digits).unwrap_or_default(),
+            Self::Header(value) => value.to_str().unwrap_or_default(),
+            Self::Text(text) => text,
+        }
+    }
+}
+
 tokio::task_local! {
     static SCOPE: Scope;
 }
 
 /// The id of the request the current task is serving, `None` outside requests (§8).
 pub fn current_request_id() -> Option<String> {
-    SCOPE.try_with(|s| s.request_id.clone()).ok().flatten()
+    SCOPE
+        .try_with(|s| s.request_id.as_ref().map(|id| id.as_str().to_owned()))
+        .ok()
+        .flatten()
 }
 
 /// Method and path of the request being served, for error logs.
@@ -67,7 +93,11 @@ pub(crate) fn note_current_user(user_id: &str) {
 
 impl Scope {
     /// The scope of one HTTP request.
-    pub(crate) fn for_request(request_id: String, method: &http::Method, uri: &http::Uri) -> Self {
+    pub(crate) fn for_request(
+        request_id: ScopedId,
+        method: &http::Method,
+        uri: &http::Uri,
+    ) -> Self {
         Self {
             request_id: Some(request_id),
             target: Some((method.clone(), uri.clone())),
@@ -85,7 +115,7 @@ pub(crate) fn scoped<F: Future>(scope: Scope, future: F) -> TaskLocalFuture<Scop
 /// Spawned tasks do not inherit the scope: wrap their futures with this.
 pub async fn with_request_id<F: Future>(request_id: impl Into<String>, future: F) -> F::Output {
     let mut scope = current_scope().unwrap_or_default();
-    scope.request_id = Some(request_id.into());
+    scope.request_id = Some(ScopedId::Text(request_id.into()));
     SCOPE.scope(scope, future).await
 }
 
@@ -180,8 +210,8 @@ impl PluginLogger {
         let mut all = JsonObject::new();
         all.insert("plugin".into(), Value::String(self.name.to_string()));
         if let Some(scope) = current_scope() {
-            if let Some(id) = scope.request_id {
-                all.insert("request_id".into(), id.into());
+            if let Some(id) = &scope.request_id {
+                all.insert("request_id".into(), id.as_str().into());
             }
             if let Some(user) = scope.user_id.get() {
                 all.insert("user_id".into(), user.clone().into());
@@ -471,7 +501,7 @@ mod tests {
             .with(json_layer(LogSink::Buffer(buf.clone())).with_filter(EnvFilter::new("info")));
         let _guard = tracing::subscriber::set_default(subscriber);
         let scope = Scope {
-            request_id: Some("r7".into()),
+            request_id: Some(ScopedId::Text("r7".into())),
             ..Default::default()
         };
         scoped(scope, async {

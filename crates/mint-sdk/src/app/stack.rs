@@ -34,7 +34,7 @@ use tower_http::cors::{self, CorsLayer};
 
 use super::{RequestId, panic_response};
 use crate::error::{PluginError, envelope_body, json_response};
-use crate::logging::{self, Scope, current_request_id};
+use crate::logging::{self, Scope, ScopedId, current_request_id};
 use crate::plugin::BoundPlugin;
 
 /// `X-Request-ID`, as a header name that needs no parsing.
@@ -85,7 +85,7 @@ where
                 "request",
                 method = %req.method(),
                 path = %req.uri().path(),
-                request_id = %id
+                request_id = %id.as_str()
             )
         } else {
             tracing::Span::none()
@@ -175,21 +175,21 @@ where
 }
 
 /// The request id (§5): an outer layer's → the inbound header, when acceptable → fresh; with
-/// the response header value.
-fn resolve_request_id(req: &Request) -> (String, Option<HeaderValue>) {
+/// the response header value. A fresh id costs one allocation (its header value).
+fn resolve_request_id(req: &Request) -> (ScopedId, Option<HeaderValue>) {
     if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
-        return (id.clone(), HeaderValue::from_str(id).ok());
+        return (ScopedId::Text(id.clone()), HeaderValue::from_str(id).ok());
     }
     let inbound = req.headers().get(&X_REQUEST_ID);
     if let Some(value) = inbound
         && let Ok(text) = value.to_str()
         && acceptable_request_id(text)
     {
-        return (text.to_owned(), Some(value.clone()));
+        return (ScopedId::Header(value.clone()), Some(value.clone()));
     }
-    let id = fresh_request_id();
-    let value = HeaderValue::from_str(&id).ok();
-    (id, value)
+    let digits = fresh_request_id();
+    let value = HeaderValue::from_bytes(&digits).ok();
+    (ScopedId::Fresh(digits), value)
 }
 
 /// Gives a request without extensions a map with room for the ones a plugin request collects
@@ -223,7 +223,7 @@ fn presize_extensions(req: &mut Request) {
 /// The bits come from a per-thread wyrand generator seeded once from the OS-seeded thread RNG:
 /// a request id has to be unique in the logs, not unpredictable, and this costs a multiply
 /// where the cryptographic generator costs a block refill every few calls.
-fn fresh_request_id() -> String {
+fn fresh_request_id() -> [u8; 16] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     thread_local! {
         static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::random());
@@ -239,8 +239,7 @@ fn fresh_request_id() -> String {
     for (i, digit) in text.iter_mut().enumerate() {
         *digit = HEX[((n >> ((15 - i) * 4)) & 0xf) as usize];
     }
-    // Hex digits are ASCII: the conversion cannot fail.
-    String::from_utf8(text.to_vec()).unwrap_or_default()
+    text
 }
 
 /// Up to 128 visible ASCII characters (§5's hardening).
@@ -496,10 +495,10 @@ mod tests {
 
     #[test]
     fn fresh_request_ids_are_16_lowercase_hex_characters() {
-        let a = fresh_request_id();
-        let b = fresh_request_id();
-        assert_ne!(a, b);
-        for id in [a, b] {
+        let a = ScopedId::Fresh(fresh_request_id());
+        let b = ScopedId::Fresh(fresh_request_id());
+        assert_ne!(a.as_str(), b.as_str());
+        for id in [a.as_str(), b.as_str()] {
             assert_eq!(id.len(), 16, "{id}");
             assert!(
                 id.bytes()
