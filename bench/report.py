@@ -188,8 +188,10 @@ def main() -> None:
     print(f"### bench/run, {now}\n")
     print(f"- Machine: {machine()}; load average (1/5/15 min) before the measurements "
           f"{cfg['load_before']}, after {cfg['load_after']}.")
-    print(f"- Settings: {cfg['seconds']} s per measured run after {cfg['warmup_seconds']} s "
-          f"warm-up; {pin}; {first_line('wrk', '-v').split(' [')[0]}.")
+    p1_seconds = cfg.get("p1_seconds", cfg["seconds"])
+    print(f"- Settings: measured runs of {p1_seconds} s (P1) and {cfg['seconds']} s (the others), "
+          f"each after {cfg['warmup_seconds']} s of warm-up; {pin}; "
+          f"{first_line('wrk', '-v').split(' [')[0]}.")
     print(f"- Ours: {first_line('rustc', '--version')}, cargo profile bench-run (release without debug info). Python "
           f"{platform.python_version()}: mint-sdk {pkg('mint-sdk')}, fastapi {pkg('fastapi')}, "
           f"uvicorn {pkg('uvicorn')} (uvloop {pkg('uvloop')}, httptools {pkg('httptools')}), "
