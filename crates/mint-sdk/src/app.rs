@@ -381,7 +381,8 @@ pub(crate) async fn shutdown_signal() {
 
 /// Mounts `plugin`'s routers at `/api{routes_prefix}{sub_prefix}` plus its `_mint/runtime`
 /// probe, with the plugin bound in every request's extensions and, when `requires_auth`, a user
-/// resolved before each plugin route. This is the one mounting code path of every host.
+/// resolved before each plugin route: the routes a [`PluginService`] serves, as one router with
+/// axum's nesting (the standalone app and the platform serve a `PluginService` instead).
 pub fn mount_plugin(plugin: Arc<dyn AnalysisPlugin>, max_upload_bytes: usize) -> Router {
     let base = format!("/api{}", plugin.metadata().routes_prefix);
     let mut router = Router::new();

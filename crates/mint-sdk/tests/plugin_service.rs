@@ -1,6 +1,7 @@
 //! `PluginService` (the platform's per-plugin mount) answers every path as `mount_plugin` does:
 //! the plugin's routers at their sub-prefixes, the SDK's `_mint/runtime`, path parameters,
-//! queries, the bound plugin, `OriginalUri`, 404 and 405 — and nothing outside its base.
+//! queries, the bound plugin, `OriginalUri`, 404 and 405 — and nothing outside its base; the
+//! standalone app serves its plugin API through it.
 
 use std::sync::Arc;
 
@@ -133,4 +134,33 @@ async fn paths_outside_the_base_are_404_in_the_envelope() {
     }
     assert!(service.serves("/api/routes"));
     assert!(service.serves("/api/routes/sub/x"));
+}
+
+#[tokio::test]
+async fn the_standalone_app_serves_the_api_through_the_same_routes() {
+    use mint_sdk::app::{StandaloneOptions, create_standalone_app};
+    let plugin: Arc<dyn AnalysisPlugin> = Arc::new(Routes::default());
+    let mounted = mount_plugin(plugin.clone(), 1 << 20);
+    let app = create_standalone_app(plugin, StandaloneOptions::default())
+        .expect("valid metadata")
+        .service();
+    for path in [
+        "/api/routes",
+        "/api/routes/where?a=1&b=two",
+        "/api/routes/items/7",
+        "/api/routes/bound",
+        "/api/routes/sub/x",
+        "/api/routes/more",
+        "/api/routes/_mint/runtime",
+    ] {
+        let expected = answer(mounted.clone(), path).await;
+        let got = answer(app.clone(), path).await;
+        assert_eq!(got, expected, "{path}");
+    }
+    // Not the plugin's API: the app's other routes and its 404 envelope, not the plugin's.
+    for path in ["/api/routesx/where", "/routes/where", "/__mint/events"] {
+        let (status, body) = answer(app.clone(), path).await;
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert_eq!(body["status"], status.as_u16(), "{path}: {body}");
+    }
 }
