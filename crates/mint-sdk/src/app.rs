@@ -319,6 +319,20 @@ impl StandaloneApp {
             meta.routes_prefix,
             meta.routes_prefix
         );
+        match &self.frontend {
+            Some((prefix, files)) => tracing::info!(
+                target: "mint.sdk",
+                plugin = %meta.name,
+                "Serving the frontend in {} at {}/",
+                files.dir().display(),
+                prefix.as_str()
+            ),
+            None => tracing::info!(
+                target: "mint.sdk",
+                plugin = %meta.name,
+                "No frontend (none built at the plugin's frontend_dir; --frontend-dir sets one)"
+            ),
+        }
         let service = axum::ServiceExt::<Request>::into_make_service(self.service());
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
