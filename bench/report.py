@@ -115,7 +115,8 @@ def main() -> None:
     cfg = load(run, "run")
     servers = ["ours", "python", "axum"] + (["platform"] if cfg.get("platform") else [])
     # A throughput verdict needs the run lengths of the method; shorter runs only indicate.
-    full_length = cfg.get("p1_seconds", cfg["seconds"]) >= 20 and cfg["seconds"] >= 10
+    p1_seconds = cfg.get("p1_seconds", cfg["seconds"])
+    full_length = p1_seconds >= 20 and cfg["seconds"] >= 10
 
     def verdict(ok: bool, text: str) -> str:
         if not full_length:
@@ -200,7 +201,6 @@ def main() -> None:
     print(f"### bench/run, {now}\n")
     print(f"- Machine: {machine()}; load average (1/5/15 min) before the measurements "
           f"{cfg['load_before']}, after {cfg['load_after']}.")
-    p1_seconds = cfg.get("p1_seconds", cfg["seconds"])
     print(f"- Settings: measured runs of {p1_seconds} s (P1) and {cfg['seconds']} s (the others), "
           f"each after {cfg['warmup_seconds']} s of warm-up; {pin}; "
           f"{first_line('wrk', '-v').split(' [')[0]}.")
