@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -23,6 +24,27 @@ GOAL_AREA_REL = 0.001  # 0.1 %
 
 def load(run: Path, name: str) -> dict:
     return json.loads((run / f"{name}.json").read_text())
+
+
+def load_rounds(run: Path, name: str) -> dict:
+    """One side's P1 as one summary: the rounds (NAME.round<i>.json) added up, or NAME.json from
+    runs before the rounds. Counts and durations are summed; a latency percentile is the median
+    of the rounds' (wrk keeps no histogram to merge), the maximum the largest."""
+    rounds = sorted(run.glob(f"{name}.round*.json"))
+    if not rounds:
+        return load(run, name)
+    parts = [json.loads(p.read_text()) for p in rounds]
+    lat = {k: statistics.median(p["latency_us"][k] for p in parts)
+           for k in ("mean", "p50", "p90", "p99")}
+    lat["max"] = max(p["latency_us"]["max"] for p in parts)
+    return {
+        "requests": sum(p["requests"] for p in parts),
+        "duration_us": sum(p["duration_us"] for p in parts),
+        "bytes": sum(p["bytes"] for p in parts),
+        "errors": {k: sum(p["errors"][k] for p in parts) for k in parts[0]["errors"]},
+        "latency_us": lat,
+        "rounds": [ok_per_second(p) for p in parts],
+    }
 
 
 def ok_per_second(w: dict) -> float:
@@ -123,7 +145,7 @@ def main() -> None:
             return f"{text}: indicative ({'above' if ok else 'below'}; short run)"
         return goal(ok, text)
 
-    p1 = {s: load(run, f"p1-{s}") for s in servers}
+    p1 = {s: load_rounds(run, f"p1-{s}") for s in servers}
     p2 = {s: load(run, f"p2-{s}") for s in ("ours", "python")}
     p2c1 = {s: load(run, f"p2c1-{s}") for s in ("ours", "python")}
     an = load(run, "analysis-ours")
@@ -201,9 +223,16 @@ def main() -> None:
     print(f"### bench/run, {now}\n")
     print(f"- Machine: {machine()}; load average (1/5/15 min) before the measurements "
           f"{cfg['load_before']}, after {cfg['load_after']}.")
-    print(f"- Settings: measured runs of {p1_seconds} s (P1) and {cfg['seconds']} s (the others), "
-          f"each after {cfg['warmup_seconds']} s of warm-up; {pin}; "
+    p1_rounds = cfg.get("p1_rounds", 1)
+    turns = (f" in {p1_rounds} rounds taking turns between the servers (warm-up before the first)"
+             if p1_rounds > 1 else "")
+    print(f"- Settings: measured runs of {p1_seconds} s (P1{turns}) and {cfg['seconds']} s "
+          f"(the others), each after {cfg['warmup_seconds']} s of warm-up; {pin}; "
           f"{first_line('wrk', '-v').split(' [')[0]}.")
+    if p1_rounds > 1:
+        spread = "; ".join(f"{s} " + " / ".join(rate(r) for r in w["rounds"])
+                           for s, w in p1.items() if "rounds" in w)
+        print(f"- P1 requests/s per round: {spread}.")
     print(f"- Ours: {first_line('rustc', '--version')}, cargo profile bench-run (release without debug info). Python "
           f"{platform.python_version()}: mint-sdk {pkg('mint-sdk')}, fastapi {pkg('fastapi')}, "
           f"uvicorn {pkg('uvicorn')} (uvloop {pkg('uvloop')}, httptools {pkg('httptools')}), "
