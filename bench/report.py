@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -30,7 +31,10 @@ def load_rounds(run: Path, name: str) -> dict:
     """One side's P1 as one summary: the rounds (NAME.round<i>.json) added up, or NAME.json from
     runs before the rounds. Counts and durations are summed; a latency percentile is the median
     of the rounds' (wrk keeps no histogram to merge), the maximum the largest."""
-    rounds = sorted(run.glob(f"{name}.round*.json"))
+    numbered = (re.fullmatch(rf"{re.escape(name)}\.round(\d+)\.json", p.name)
+                for p in run.iterdir())
+    rounds = [run / m.group(0) for m in sorted((m for m in numbered if m),
+                                                key=lambda m: int(m.group(1)))]
     if not rounds:
         return load(run, name)
     parts = [json.loads(p.read_text()) for p in rounds]
@@ -224,10 +228,11 @@ def main() -> None:
     print(f"- Machine: {machine()}; load average (1/5/15 min) before the measurements "
           f"{cfg['load_before']}, after {cfg['load_after']}.")
     p1_rounds = cfg.get("p1_rounds", 1)
-    turns = (f" in {p1_rounds} rounds taking turns between the servers (warm-up before the first)"
-             if p1_rounds > 1 else "")
-    print(f"- Settings: measured runs of {p1_seconds} s (P1{turns}) and {cfg['seconds']} s "
-          f"(the others), each after {cfg['warmup_seconds']} s of warm-up; {pin}; "
+    turns = f", in {p1_rounds} rounds taking turns between the servers" if p1_rounds > 1 else ""
+    first_round = " (P1: before each server's first round)" if p1_rounds > 1 else ""
+    print(f"- Settings: measured runs of {p1_seconds} s per side for P1{turns}, and of "
+          f"{cfg['seconds']} s for the others; {cfg['warmup_seconds']} s of warm-up before each "
+          f"run{first_round}; {pin}; "
           f"{first_line('wrk', '-v').split(' [')[0]}.")
     if p1_rounds > 1:
         spread = "; ".join(f"{s} " + " / ".join(rate(r) for r in w["rounds"])
