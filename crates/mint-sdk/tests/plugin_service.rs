@@ -42,6 +42,12 @@ impl AnalysisPlugin for Routes {
                 get(|Path(id): Path<u32>| async move { Json(json!({"item": id})) }),
             )
             .route(
+                "/echo",
+                axum::routing::post(|body: axum::body::Bytes| async move {
+                    Json(json!({"bytes": body.len()}))
+                }),
+            )
+            .route(
                 "/bound",
                 get(|bound: axum::Extension<BoundPlugin>| async move {
                     Json(json!({"plugin": bound.plugin.metadata().name}))
@@ -163,4 +169,45 @@ async fn the_standalone_app_serves_the_api_through_the_same_routes() {
         assert!(status.is_client_error(), "{path}: {status}");
         assert_eq!(body["status"], status.as_u16(), "{path}: {body}");
     }
+}
+
+/// A body streamed without `Content-Length` (chunked) gets no early 413, so the upload limit
+/// must reach the extractor; a request without a body skips the limit and still answers.
+#[tokio::test]
+async fn the_upload_limit_holds_for_a_body_without_a_declared_length() {
+    let plugin: Arc<dyn AnalysisPlugin> = Arc::new(Routes::default());
+    let service = PluginService::new(plugin, 1024);
+    let streamed = |n: usize| {
+        let chunks = vec![
+            Ok::<_, std::io::Error>(vec![b'x'; n / 2]),
+            Ok(vec![b'x'; n - n / 2]),
+        ];
+        Request::post("/api/routes/echo")
+            .body(Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap_or_default()
+    };
+    let response = service
+        .clone()
+        .oneshot(streamed(4096))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let response = service
+        .clone()
+        .oneshot(streamed(512))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bytes).ok(),
+        Some(json!({"bytes": 512}))
+    );
+    let (status, body) = answer(service, "/api/routes/items/3").await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"item": 3})));
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::body::HttpBody as _;
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::StatusCode;
 use axum::http::uri::{PathAndQuery, Uri};
@@ -104,7 +105,14 @@ impl PluginService {
             extensions.insert(OriginalUri(original));
         }
         extensions.insert(self.bound.clone());
-        let req = (self.limit)(req);
+        // The limit only matters to a body that will be read: a request whose body is known to
+        // be empty (a GET, `Content-Length: 0`, an HTTP/2 HEADERS frame that ends the stream)
+        // skips the extension and its allocation.
+        let req = if req.body().is_end_stream() {
+            req
+        } else {
+            (self.limit)(req)
+        };
         // A router is always ready: no `poll_ready` before the call.
         Either::Left(self.routes.clone().call(req))
     }
