@@ -38,6 +38,7 @@ def load_rounds(run: Path, name: str) -> dict:
     if not rounds:
         return load(run, name)
     parts = [json.loads(p.read_text()) for p in rounds]
+    cpu_files = [p.with_suffix(".cpu") for p in rounds]
     lat = {k: statistics.median(p["latency_us"][k] for p in parts)
            for k in ("mean", "p50", "p90", "p99")}
     lat["max"] = max(p["latency_us"]["max"] for p in parts)
@@ -48,7 +49,18 @@ def load_rounds(run: Path, name: str) -> dict:
         "errors": {k: sum(p["errors"][k] for p in parts) for k in parts[0]["errors"]},
         "latency_us": lat,
         "rounds": [ok_per_second(p) for p in parts],
+        # The server's user + system CPU over the measured rounds (clock ticks), when recorded.
+        "cpu_ticks": (sum(int(c.read_text()) for c in cpu_files)
+                      if all(c.exists() for c in cpu_files) else None),
     }
+
+
+def cpu_us_per_request(w: dict, ticks_per_second: int) -> float | None:
+    """The server's CPU time per answered request (µs): what a request costs the server itself,
+    however much CPU the host gave it during the run."""
+    if w.get("cpu_ticks") is None or not w["requests"]:
+        return None
+    return w["cpu_ticks"] / ticks_per_second * 1e6 / w["requests"]
 
 
 def ok_per_second(w: dict) -> float:
@@ -182,6 +194,13 @@ def main() -> None:
                      rate(ok_per_second(p1["platform"])), "bare axum",
                      rate(ok_per_second(p1["axum"])), times(r),
                      verdict(r >= 0.9, "≥ 0.9× (≤ 10 % slower)")))
+    ticks = cfg.get("clock_ticks_per_second", 100)
+    cpu = {s: cpu_us_per_request(w, ticks) for s, w in p1.items()}
+    for side, label in (("ours", "ours"), ("platform", "the platform's route")):
+        if cpu.get(side) and cpu.get("axum"):
+            rows.append((f"P1 server CPU per request (µs), {label} vs bare axum",
+                         f"{cpu[side]:.1f}", "bare axum", f"{cpu['axum']:.1f}",
+                         times(cpu["axum"] / cpu[side]), ""))
     mib = lambda kib: f"{kib / 1024:.1f}"  # noqa: E731
     rows.append(("Peak RSS after P1 load (MiB)", mib(rss["ours"]), py, mib(rss["python"]),
                  times(rss["python"] / rss["ours"]), ""))
@@ -251,8 +270,11 @@ def main() -> None:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
-    print("“Ours better by” is ours ÷ theirs for requests/s and theirs ÷ ours for latency, memory "
-          "and time, so above 1× means ours is better. Requests/s count 2xx responses only.")
+    print("“Ours better by” is ours ÷ theirs for requests/s and theirs ÷ ours for latency, memory, "
+          "CPU and time, so above 1× means ours is better. Requests/s count 2xx responses only; "
+          "server CPU per request is the server process's user + system time over its measured "
+          "P1 rounds divided by the requests answered, which a host that gives the server less "
+          "CPU for a while does not change.")
     if fails:
         print("Failed requests (non-2xx, socket errors, timeouts): "
               + ", ".join(f"{k} {v}" for k, v in fails.items()) + ".")
