@@ -37,6 +37,7 @@ use crate::models::RoutesPrefix;
 use crate::plugin::{AnalysisPlugin, BoundPlugin};
 
 mod mount;
+mod slab;
 mod stack;
 
 pub use mount::{PluginFuture, PluginService};

@@ -192,10 +192,12 @@ fn relative_path<'a>(path: &'a str, base: &str) -> Option<&'a str> {
 /// `uri` with `base` taken off its path (query, scheme and authority kept).
 fn relative_uri(uri: &Uri, base: &str) -> Option<Uri> {
     let path = relative_path(uri.path(), base)?;
-    let path_and_query = match uri.query() {
-        Some(query) => PathAndQuery::try_from(format!("{path}?{query}")).ok()?,
-        None => PathAndQuery::try_from(path).ok()?,
+    // Cut from a per-thread buffer: no allocation per request.
+    let bytes = match uri.query() {
+        Some(query) => super::slab::joined(&[path.as_bytes(), b"?", query.as_bytes()]),
+        None => super::slab::joined(&[path.as_bytes()]),
     };
+    let path_and_query = PathAndQuery::from_maybe_shared(bytes).ok()?;
     if uri.scheme().is_none() && uri.authority().is_none() {
         return Some(Uri::from(path_and_query));
     }

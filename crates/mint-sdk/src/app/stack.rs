@@ -175,7 +175,8 @@ where
 }
 
 /// The request id (§5): an outer layer's → the inbound header, when acceptable → fresh; with
-/// the response header value. A fresh id costs one allocation (its header value).
+/// the response header value. A fresh id's header value is cut from a per-thread buffer
+/// (`slab`), so choosing one allocates nothing.
 fn resolve_request_id(req: &Request) -> (ScopedId, Option<HeaderValue>) {
     if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
         return (ScopedId::Text(id.clone()), HeaderValue::from_str(id).ok());
@@ -188,7 +189,7 @@ fn resolve_request_id(req: &Request) -> (ScopedId, Option<HeaderValue>) {
         return (ScopedId::Header(value.clone()), Some(value.clone()));
     }
     let digits = fresh_request_id();
-    let value = HeaderValue::from_bytes(&digits).ok();
+    let value = HeaderValue::from_maybe_shared(super::slab::joined(&[&digits])).ok();
     (ScopedId::Fresh(digits), value)
 }
 
