@@ -11,7 +11,6 @@ import json
 import math
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -27,16 +26,14 @@ def load(run: Path, name: str) -> dict:
     return json.loads((run / f"{name}.json").read_text())
 
 
-def load_rounds(run: Path, name: str) -> dict:
-    """One side's P1 as one summary: the rounds (NAME.round<i>.json) added up, or NAME.json from
-    runs before the rounds. Counts and durations are summed; a latency percentile is the median
-    of the rounds' (wrk keeps no histogram to merge), the maximum the largest."""
-    numbered = (re.fullmatch(rf"{re.escape(name)}\.round(\d+)\.json", p.name)
-                for p in run.iterdir())
-    rounds = [run / m.group(0) for m in sorted((m for m in numbered if m),
-                                                key=lambda m: int(m.group(1)))]
-    if not rounds:
+def load_rounds(run: Path, name: str, count: int | None) -> dict:
+    """One side's P1 as one summary: its `count` rounds (NAME.round<i>.json) added up, or
+    NAME.json from runs before the rounds (no count). Counts and durations are summed; a latency
+    percentile is the median of the rounds' (wrk keeps no histogram to merge), the maximum the
+    largest."""
+    if count is None:
         return load(run, name)
+    rounds = [run / f"{name}.round{i}.json" for i in range(1, count + 1)]
     parts = [json.loads(p.read_text()) for p in rounds]
     cpu_files = [p.with_suffix(".cpu") for p in rounds]
     lat = {k: statistics.median(p["latency_us"][k] for p in parts)
@@ -161,7 +158,7 @@ def main() -> None:
             return f"{text}: indicative ({'above' if ok else 'below'}; short run)"
         return goal(ok, text)
 
-    p1 = {s: load_rounds(run, f"p1-{s}") for s in servers}
+    p1 = {s: load_rounds(run, f"p1-{s}", cfg.get("p1_rounds")) for s in servers}
     p2 = {s: load(run, f"p2-{s}") for s in ("ours", "python")}
     p2c1 = {s: load(run, f"p2c1-{s}") for s in ("ours", "python")}
     an = load(run, "analysis-ours")

@@ -23,13 +23,10 @@ thread_local! {
 /// `parts` joined into one [`Bytes`], from the thread's buffer when short.
 pub(crate) fn joined(parts: &[&[u8]]) -> Bytes {
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    if len > LONGEST {
-        return Bytes::from(parts.concat());
-    }
     let cut = BUFFER.try_with(|cell| {
         // Never borrowed twice (nothing here calls out); a thread being torn down has no
-        // buffer. Either way the string is then allocated on its own.
-        let mut buffer = cell.try_borrow_mut().ok()?;
+        // buffer. Either way, as for a long string, the string is allocated on its own.
+        let mut buffer = cell.try_borrow_mut().ok().filter(|_| len <= LONGEST)?;
         if buffer.capacity() < len {
             // The old buffer stays alive for as long as strings cut from it do.
             *buffer = BytesMut::with_capacity(CHUNK);
