@@ -39,14 +39,22 @@ async fn not_found() -> Response {
 }
 
 /// Plugin mounts first, then the platform's own router.
+///
+/// hyper's glue clones the connection's service for every request, so what it shares sits
+/// behind one reference count.
 #[derive(Clone)]
 struct PluginsFirst {
-    platform: Arc<Platform>,
-    api: Router,
+    shared: Arc<Dispatch>,
     /// The connection's peer, put in each request to the platform's own routes as
     /// `ConnectInfo<SocketAddr>` (the login rate limit keys on it). Plugin routes do not get
     /// it, as under the SDK's standalone app.
     peer: Option<SocketAddr>,
+}
+
+/// What every connection's [`PluginsFirst`] shares.
+struct Dispatch {
+    platform: Arc<Platform>,
+    api: Router,
 }
 
 impl PluginsFirst {
@@ -58,8 +66,7 @@ impl PluginsFirst {
             .fallback(not_found)
             .with_state(platform.clone());
         let first = Self {
-            platform,
-            api,
+            shared: Arc::new(Dispatch { platform, api }),
             peer: None,
         };
         (first, max_upload)
@@ -85,7 +92,7 @@ impl tower::Service<Request> for PluginsFirst {
 
     fn call(&mut self, request: Request) -> Self::Future {
         use futures_util::FutureExt as _;
-        let plugins = &self.platform.plugins;
+        let plugins = &self.shared.platform.plugins;
         let Some(mount) = plugins.mount_for(request.uri().path()) else {
             let mut request = request;
             if let Some(peer) = self.peer {
@@ -93,12 +100,13 @@ impl tower::Service<Request> for PluginsFirst {
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
             }
-            return Either::Right(self.api.call(request));
+            // A router is always ready: no `poll_ready` before the call.
+            return Either::Right(self.shared.api.clone().call(request));
         };
         if plugins.is_anonymous(&mount, request.headers()) {
             return Either::Left(Either::Left(plugins.serve_anonymous(&mount, request)));
         }
-        let platform = self.platform.clone();
+        let platform = self.shared.platform.clone();
         Either::Left(Either::Right(
             async move { Ok(platform.plugins.serve_mount(mount, request).await) }.boxed(),
         ))

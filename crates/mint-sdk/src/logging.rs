@@ -28,12 +28,15 @@ use crate::error::JsonObject;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
     pub request_id: Option<ScopedId>,
-    /// Method and URI of the request, for error logs (clones are cheap: no text is copied).
-    pub target: Option<(http::Method, http::Uri)>,
+    /// Method, path and query of the request, for error logs (clones are cheap: no text is
+    /// copied). Only the path and query, not the whole URI: the scope is moved in and out of
+    /// its task-local slot on every poll, so its size is paid per request.
+    pub target: Option<(http::Method, http::uri::PathAndQuery)>,
     /// Set once per request, when the user is resolved (before any nested `log_scope`, whose
     /// copy of the scope would keep it to itself).
     pub user_id: std::sync::OnceLock<String>,
-    pub fields: JsonObject,
+    /// The fields of the enclosing [`log_scope`]s; `None` (no map to build) for a plain request.
+    pub fields: Option<Box<JsonObject>>,
 }
 
 /// A request id as a scope keeps it: a fresh id inline, so choosing one costs no allocation;
@@ -75,8 +78,8 @@ pub fn current_request_id() -> Option<String> {
 pub(crate) fn current_request_target() -> Option<(String, String)> {
     SCOPE
         .try_with(|s| {
-            let (method, uri) = s.target.as_ref()?;
-            Some((method.to_string(), uri.path().to_string()))
+            let (method, path) = s.target.as_ref()?;
+            Some((method.to_string(), path.path().to_string()))
         })
         .ok()
         .flatten()
@@ -100,7 +103,13 @@ impl Scope {
     ) -> Self {
         Self {
             request_id: Some(request_id),
-            target: Some((method.clone(), uri.clone())),
+            // An absolute-form URI without a path reads as `/`, as `Uri::path` would give it.
+            target: Some((
+                method.clone(),
+                uri.path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+            )),
             ..Default::default()
         }
     }
@@ -122,9 +131,7 @@ pub async fn with_request_id<F: Future>(request_id: impl Into<String>, future: F
 /// Runs `future` with extra fields (e.g. `experiment_id`) attached to every plugin log line.
 pub async fn log_scope<F: Future>(fields: JsonObject, future: F) -> F::Output {
     let mut scope = current_scope().unwrap_or_default();
-    for (k, v) in fields {
-        scope.fields.insert(k, v);
-    }
+    scope.fields.get_or_insert_default().extend(fields);
     SCOPE.scope(scope, future).await
 }
 
@@ -216,8 +223,8 @@ impl PluginLogger {
             if let Some(user) = scope.user_id.get() {
                 all.insert("user_id".into(), user.clone().into());
             }
-            for (k, v) in scope.fields {
-                all.insert(k, v);
+            if let Some(scoped) = scope.fields {
+                all.extend(*scoped);
             }
         }
         for (k, v) in fields.unwrap_or_default() {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -73,8 +74,10 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let (id, id_header) = resolve_request_id(&req);
         trim_api_trailing_slash(&mut req);
-        let too_large =
-            declared_body_length(req.headers()).is_some_and(|n| n > self.max_body_bytes);
+        // A body known to be empty (a GET, `Content-Length: 0`) has nothing to refuse: no
+        // header lookup for it.
+        let too_large = !req.body().is_end_stream()
+            && declared_body_length(req.headers()).is_some_and(|n| n > self.max_body_bytes);
         // DEBUG, so the default INFO threshold creates no span per request (it costs throughput);
         // an OpenTelemetry layer without a level filter still receives it. One interest check
         // decides both the span and the timing of the response log line.
