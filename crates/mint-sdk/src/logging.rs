@@ -74,6 +74,15 @@ pub fn current_request_id() -> Option<String> {
         .flatten()
 }
 
+/// `f` applied to the id of the request the current task is serving, as the scope keeps it
+/// (no copy); `None` outside requests.
+pub(crate) fn with_scoped_id<R>(f: impl FnOnce(&ScopedId) -> R) -> Option<R> {
+    SCOPE
+        .try_with(|s| s.request_id.as_ref().map(f))
+        .ok()
+        .flatten()
+}
+
 /// Method and path of the request being served, for error logs.
 pub(crate) fn current_request_target() -> Option<(String, String)> {
     SCOPE

@@ -72,7 +72,7 @@ where
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let (id, id_header) = resolve_request_id(&req);
+        let id = resolve_request_id(&req);
         trim_api_trailing_slash(&mut req);
         // A body known to be empty (a GET, `Content-Length: 0`) has nothing to refuse: no
         // header lookup for it.
@@ -82,18 +82,18 @@ where
         // an OpenTelemetry layer without a level filter still receives it. One interest check
         // decides both the span and the timing of the response log line.
         let debug = tracing::enabled!(target: "mint.sdk.request", tracing::Level::DEBUG);
-        let span = if debug {
-            tracing::debug_span!(
-                target: "mint.sdk.request",
-                "request",
-                method = %req.method(),
-                path = %req.uri().path(),
-                request_id = %id.as_str()
-            )
-        } else {
-            tracing::Span::none()
-        };
-        let started = debug.then(Instant::now);
+        let trace = debug.then(|| {
+            Box::new(Trace {
+                span: tracing::debug_span!(
+                    target: "mint.sdk.request",
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id.as_str()
+                ),
+                started: Instant::now(),
+            })
+        });
         let scope = Scope::for_request(id, req.method(), req.uri());
         // The id lives in the request's scope (`RequestId` extracts it from there): one
         // extension, and its allocation, less per request.
@@ -108,27 +108,28 @@ where
                 },
             }
         };
-        logging::scoped(
-            scope,
-            Respond {
-                state,
-                id_header,
-                span,
-                started,
-            },
-        )
+        logging::scoped(scope, Respond { state, trace })
     }
 }
 
 pin_project! {
     /// The response of [`SdkService`], finished inside the request's logging scope.
+    ///
+    /// Kept small: hyper moves a request's future into place, and the scope around it is
+    /// swapped in and out on every poll. The request id stays in the scope alone (its response
+    /// header is made when the response is), and the DEBUG span and clock are boxed, since
+    /// they exist only when DEBUG is on.
     pub(crate) struct Respond<F> {
         #[pin]
         state: State<F>,
-        id_header: Option<HeaderValue>,
-        span: tracing::Span,
-        started: Option<Instant>,
+        trace: Option<Box<Trace>>,
     }
+}
+
+/// The request's span and start time, when DEBUG request logging is on.
+struct Trace {
+    span: tracing::Span,
+    started: Instant,
 }
 
 pin_project! {
@@ -149,7 +150,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let _entered = this.span.enter();
+        let _entered = this.trace.as_ref().map(|trace| trace.span.enter());
         let response = match this.state.as_mut().project() {
             StateProj::Running { future } => {
                 match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
@@ -167,33 +168,41 @@ where
         };
         this.state.set(State::Done);
         let mut response = envelope_for_non_json_error(response);
-        if let Some(started) = this.started {
-            log_response(&response, *started);
+        if let Some(trace) = this.trace.as_ref() {
+            log_response(&response, trace.started);
         }
-        if let Some(id) = this.id_header.take() {
+        if let Some(id) = logging::with_scoped_id(response_header_value).flatten() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), id);
         }
         Poll::Ready(Ok(response))
     }
 }
 
-/// The request id (§5): an outer layer's → the inbound header, when acceptable → fresh; with
-/// the response header value. A fresh id's header value is cut from a per-thread buffer
-/// (`slab`), so choosing one allocates nothing.
-fn resolve_request_id(req: &Request) -> (ScopedId, Option<HeaderValue>) {
+/// The request id (§5): an outer layer's → the inbound header, when acceptable → fresh.
+fn resolve_request_id(req: &Request) -> ScopedId {
     if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
-        return (ScopedId::Text(id.clone()), HeaderValue::from_str(id).ok());
+        return ScopedId::Text(id.clone());
     }
     let inbound = req.headers().get(&X_REQUEST_ID);
     if let Some(value) = inbound
         && let Ok(text) = value.to_str()
         && acceptable_request_id(text)
     {
-        return (ScopedId::Header(value.clone()), Some(value.clone()));
+        return ScopedId::Header(value.clone());
     }
-    let digits = fresh_request_id();
-    let value = HeaderValue::from_maybe_shared(super::slab::joined(&[&digits])).ok();
-    (ScopedId::Fresh(digits), value)
+    ScopedId::Fresh(fresh_request_id())
+}
+
+/// The `X-Request-ID` response header value of `id` (§5). A fresh id's is cut from a
+/// per-thread buffer (`slab`), so making it allocates nothing; an inbound header's is shared.
+fn response_header_value(id: &ScopedId) -> Option<HeaderValue> {
+    match id {
+        ScopedId::Fresh(digits) => {
+            HeaderValue::from_maybe_shared(super::slab::joined(&[digits])).ok()
+        }
+        ScopedId::Header(value) => Some(value.clone()),
+        ScopedId::Text(text) => HeaderValue::from_str(text).ok(),
+    }
 }
 
 /// Gives a request without extensions a map with room for the ones a plugin request collects
@@ -544,6 +553,41 @@ mod tests {
                 .unwrap_or_default();
             trim_api_trailing_slash(&mut req);
             assert_eq!(req.uri().to_string(), to, "{from}");
+        }
+    }
+
+    /// An outer layer's id (the `RequestId` extension) wins over the inbound header, and the
+    /// response header is made from the scope even when the handler panics.
+    #[tokio::test]
+    async fn an_outer_layers_request_id_is_the_response_header_even_after_a_panic() {
+        use tower::ServiceExt as _;
+        let inner = tower::service_fn(|req: Request| async move {
+            if req.uri().path() == "/panic" {
+                panic!("handler failed");
+            }
+            let seen = current_request_id().unwrap_or_default();
+            Ok::<_, Infallible>(seen.into_response())
+        });
+        for path in ["/ok", "/panic"] {
+            let mut req = Request::get(path)
+                .header("x-request-id", "inbound")
+                .body(axum::body::Body::empty())
+                .unwrap_or_default();
+            req.extensions_mut().insert(RequestId("outer-7".into()));
+            let Ok(response) = SdkService::new(inner, 1024).oneshot(req).await;
+            let header = response.headers().get(&X_REQUEST_ID).cloned();
+            assert_eq!(header, Some(HeaderValue::from_static("outer-7")), "{path}");
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&body).to_string();
+            if path == "/ok" {
+                assert_eq!((status, text.as_str()), (StatusCode::OK, "outer-7"));
+            } else {
+                assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+                assert!(text.contains("\"request_id\":\"outer-7\""), "{text}");
+            }
         }
     }
 
