@@ -149,6 +149,9 @@ def main() -> None:
     run = Path(sys.argv[1])
     cfg = load(run, "run")
     servers = ["ours", "python", "axum"] + (["platform"] if cfg.get("platform") else [])
+    # Since the platform got its own alternating rounds (`platform_rounds`), it is not in P1.
+    pf_rounds = cfg.get("platform_rounds")
+    p1_servers = [s for s in servers if not (s == "platform" and pf_rounds)]
     # A throughput verdict needs the run lengths of the method; shorter runs only indicate.
     p1_seconds = cfg.get("p1_seconds", cfg["seconds"])
     full_length = p1_seconds >= 20 and cfg["seconds"] >= 10
@@ -158,7 +161,10 @@ def main() -> None:
             return f"{text}: indicative ({'above' if ok else 'below'}; short run)"
         return goal(ok, text)
 
-    p1 = {s: load_rounds(run, f"p1-{s}", cfg.get("p1_rounds")) for s in servers}
+    p1 = {s: load_rounds(run, f"p1-{s}", cfg.get("p1_rounds")) for s in p1_servers}
+    # The platform against bare axum: its own rounds, or (older runs) P1's.
+    pf = ({s: load_rounds(run, f"pf-{s}", pf_rounds) for s in ("axum", "platform")} if pf_rounds
+          else {s: p1[s] for s in ("axum", "platform") if s in p1})
     p2 = {s: load(run, f"p2-{s}") for s in ("ours", "python")}
     p2c1 = {s: load(run, f"p2c1-{s}") for s in ("ours", "python")}
     an = load(run, "analysis-ours")
@@ -185,26 +191,27 @@ def main() -> None:
     throughput("P1 requests/s vs the same handler on bare axum", p1["ours"], p1["axum"],
                "bare axum (the limit)")
     latency("P1 latency p99 (ms) vs bare axum", p1["ours"], p1["axum"], "bare axum", "p99")
-    if "platform" in p1:
-        r = ok_per_second(p1["platform"]) / ok_per_second(p1["axum"])
+    if "platform" in pf:
+        r = ok_per_second(pf["platform"]) / ok_per_second(pf["axum"])
         rows.append(("P1 the route hosted by the platform (mint serve) vs bare axum: requests/s",
-                     rate(ok_per_second(p1["platform"])), "bare axum",
-                     rate(ok_per_second(p1["axum"])), times(r),
+                     rate(ok_per_second(pf["platform"])), "bare axum",
+                     rate(ok_per_second(pf["axum"])), times(r),
                      verdict(r >= 0.9, "≥ 0.9× (≤ 10 % slower)")))
     ticks = cfg.get("clock_ticks_per_second", 100)
     cpu = {s: cpu_us_per_request(w, ticks) for s, w in p1.items()}
-    for side, label in (("ours", "ours"), ("platform", "the platform's route")):
-        if cpu.get(side) and cpu.get("axum"):
+    pf_cpu = {s: cpu_us_per_request(w, ticks) for s, w in pf.items()}
+    for side, label, base in (("ours", "ours", cpu), ("platform", "the platform's route", pf_cpu)):
+        if base.get(side) and base.get("axum"):
             rows.append((f"P1 server CPU per request (µs), {label} vs bare axum",
-                         f"{cpu[side]:.1f}", "bare axum", f"{cpu['axum']:.1f}",
-                         times(cpu["axum"] / cpu[side]), ""))
+                         f"{base[side]:.1f}", "bare axum", f"{base['axum']:.1f}",
+                         times(base["axum"] / base[side]), ""))
     mib = lambda kib: f"{kib / 1024:.1f}"  # noqa: E731
     rows.append(("Peak RSS after P1 load (MiB)", mib(rss["ours"]), py, mib(rss["python"]),
                  times(rss["python"] / rss["ours"]), ""))
     rows.append(("Peak RSS after P1 load (MiB) vs bare axum", mib(rss["ours"]), "bare axum",
                  mib(rss["axum"]), times(rss["axum"] / rss["ours"]), ""))
     if "platform" in rss:
-        rows.append(("Peak RSS of the platform after its P1 load (MiB) vs bare axum",
+        rows.append(("Peak RSS of the platform after its load (MiB) vs bare axum",
                      mib(rss["platform"]), "bare axum", mib(rss["axum"]),
                      times(rss["axum"] / rss["platform"]), ""))
     throughput(f"P2 write + read back one row (SQLite), {dbc} conn.: requests/s", p2["ours"],
@@ -254,6 +261,13 @@ def main() -> None:
         spread = "; ".join(f"{s} " + " / ".join(rate(r) for r in w["rounds"])
                            for s, w in p1.items() if "rounds" in w)
         print(f"- P1 requests/s per round: {spread}.")
+    if pf_rounds:
+        ratios = [p / a for p, a in zip(pf["platform"]["rounds"], pf["axum"]["rounds"])]
+        spread = "; ".join(f"{s} " + " / ".join(rate(r) for r in pf[s]["rounds"])
+                           for s in ("axum", "platform"))
+        print(f"- The platform's route vs bare axum, {pf_rounds} rounds of 5 s taking turns "
+              f"(requests/s per round): {spread}; the rounds' ratios "
+              f"{min(ratios):.2f}–{max(ratios):.2f}×, median {statistics.median(ratios):.2f}×.")
     print(f"- Ours: {first_line('rustc', '--version')}, cargo profile bench-run (release without debug info). Python "
           f"{platform.python_version()}: mint-sdk {pkg('mint-sdk')}, fastapi {pkg('fastapi')}, "
           f"uvicorn {pkg('uvicorn')} (uvloop {pkg('uvloop')}, httptools {pkg('httptools')}), "
@@ -270,8 +284,8 @@ def main() -> None:
     print("“Ours better by” is ours ÷ theirs for requests/s and theirs ÷ ours for latency, memory, "
           "CPU and time, so above 1× means ours is better. Requests/s count 2xx responses only; "
           "server CPU per request is the server process's user + system time over its measured "
-          "P1 rounds divided by the requests answered, which a host that gives the server less "
-          "CPU for a while does not change.")
+          "rounds (P1's; the platform's own for the platform row) divided by the requests "
+          "answered, which a host that gives the server less CPU for a while does not change.")
     if fails:
         print("Failed requests (non-2xx, socket errors, timeouts): "
               + ", ".join(f"{k} {v}" for k, v in fails.items()) + ".")
