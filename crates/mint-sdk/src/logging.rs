@@ -112,7 +112,7 @@ impl Scope {
     ) -> Self {
         Self {
             request_id: Some(request_id),
-            // An absolute-form URI without a path reads as `/`, as `Uri::path` would give it.
+            // An authority-form target (`CONNECT host:port`) has no path: logged as `/`.
             target: Some((
                 method.clone(),
                 uri.path_and_query()
