@@ -68,10 +68,7 @@ tokio::task_local! {
 
 /// The id of the request the current task is serving, `None` outside requests (§8).
 pub fn current_request_id() -> Option<String> {
-    SCOPE
-        .try_with(|s| s.request_id.as_ref().map(|id| id.as_str().to_owned()))
-        .ok()
-        .flatten()
+    with_scoped_id(|id| id.as_str().to_owned())
 }
 
 /// `f` applied to the id of the request the current task is serving, as the scope keeps it
